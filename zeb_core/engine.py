@@ -148,7 +148,9 @@ def step(state: GameState, actions: np.ndarray) -> GameState:
     """Play hand slot `actions[b]` for the mover of every unfinished game; return the new state."""
     actions = np.asarray(actions)
     if actions.shape != (state.batch_size,):
-        raise IllegalActionError(f"actions must have shape [{state.batch_size}], got {actions.shape}")
+        raise IllegalActionError(
+            f"actions must have shape [{state.batch_size}], got {actions.shape}"
+        )
     active = ~state.done
     in_range = (actions >= 0) & (actions < HAND_SIZE)
     slot = np.where(in_range, actions, 0).astype(np.int64)

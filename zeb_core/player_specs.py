@@ -17,6 +17,7 @@ PLAYER_BUILDERS: dict[str, str] = {
     "random": "zeb_core.player_specs:build_random",
     "heuristic": "zeb_core.player_specs:build_heuristic",
     "greedy": "zeb_core.model_players:build_greedy",
+    "eq": "zeb_core.eq_player:build_eq_player",
 }
 
 
@@ -59,7 +60,9 @@ class PlayerSpec:
         unknown = sorted(set(self.options) - allowed)
         if unknown:
             known = ", ".join(sorted(allowed)) or "none"
-            raise PlayerSpecError(f"{self}: unknown option(s) {', '.join(unknown)} (known: {known})")
+            raise PlayerSpecError(
+                f"{self}: unknown option(s) {', '.join(unknown)} (known: {known})"
+            )
 
     def require_path(self) -> str:
         if not self.path:

@@ -1,0 +1,85 @@
+"""The E[Q] player: sample worlds consistent with what the mover has seen, solve each exactly,
+and play the action that does best across them.
+
+Two ways to score an action over the N worlds (`mode`):
+- "mean": the average number of points still to come for the mover's team (E[Q]).
+- "win": the share of worlds in which the mover's team ends the hand with more than 21 points
+  (the 42 game is won by the team with more points), the average points breaking ties.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from zeb_core.engine import GameState, legal_mask
+from zeb_core.player_specs import PlayerSpec, PlayerSpecError
+from zeb_core.players import first_best
+from zeb_core.rules import TOTAL_POINTS
+from zeb_core.sampling import sample_worlds
+from zeb_core.solver import TranspositionTable, default_table, solve_states
+
+Mode = Literal["mean", "win"]
+MODES: tuple[str, ...] = ("mean", "win")
+DEFAULT_WORLDS = 32
+DEFAULT_MODE: Mode = "mean"
+
+
+def action_scores(state: GameState, worlds_values: np.ndarray, mode: Mode) -> np.ndarray:
+    """[B, 7] score of each slot from solved worlds [B, N, 7] (points to come, -inf illegal)."""
+    mean = worlds_values.mean(axis=1)  # [B, 7]; -inf stays on illegal slots
+    if mode == "mean":
+        return mean
+    if mode != "win":
+        raise ValueError(f"unknown E[Q] mode {mode!r}: use one of {MODES}")
+    b = np.arange(state.batch_size)
+    have = state.team_points[b, state.to_move % 2].astype(np.float64)  # [B]
+    wins = (have[:, None, None] + worlds_values > TOTAL_POINTS / 2).sum(axis=1)  # [B, 7]
+    # Counts differ by whole worlds; a mean of at most 42 points breaks ties only.
+    return wins * (TOTAL_POINTS + 1) + mean
+
+
+class EQPlayer:
+    """Determinized exact search: N sampled worlds per decision, each solved exactly."""
+
+    def __init__(
+        self,
+        n_worlds: int = DEFAULT_WORLDS,
+        mode: Mode = DEFAULT_MODE,
+        table: TranspositionTable | None = None,
+    ) -> None:
+        if n_worlds < 1:
+            raise ValueError("n_worlds must be at least 1")
+        if mode not in MODES:
+            raise ValueError(f"unknown E[Q] mode {mode!r}: use one of {MODES}")
+        self.n_worlds = n_worlds
+        self.mode: Mode = mode
+        self.table = table
+        self.name = f"eq:n={n_worlds},mode={mode}"
+
+    def act(self, state: GameState, rng: np.random.Generator) -> np.ndarray:
+        legal = legal_mask(state)
+        actions = first_best(np.zeros(legal.shape), legal)  # forced moves need no search
+        choice = np.flatnonzero(legal.sum(axis=1) > 1)
+        if choice.size:
+            actions[choice] = self.choose(state.take(choice), rng)
+        return actions
+
+    def choose(self, state: GameState, rng: np.random.Generator) -> np.ndarray:
+        """[B] best slot for the mover of every game (all unfinished)."""
+        worlds = sample_worlds(state, self.n_worlds, rng)
+        table = default_table() if self.table is None else self.table
+        values = solve_states(worlds, table=table).action_values
+        values = values.reshape(state.batch_size, self.n_worlds, -1)  # [B, N, 7]
+        scores = action_scores(state, values.astype(np.float64), self.mode)
+        return first_best(scores, legal_mask(state))
+
+
+def build_eq_player(spec: PlayerSpec, device: str) -> EQPlayer:
+    """`eq[,n=N][,mode=mean|win]` (the device is unused: the solver runs on the CPU)."""
+    spec.check_options({"n", "mode"})
+    mode = spec.options.get("mode", DEFAULT_MODE)
+    if mode not in MODES:
+        raise PlayerSpecError(f"{spec}: option mode must be one of {', '.join(MODES)}")
+    return EQPlayer(n_worlds=spec.int_option("n", DEFAULT_WORLDS), mode=mode)  # type: ignore[arg-type]
