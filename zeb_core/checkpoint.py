@@ -59,7 +59,8 @@ class Checkpoint:
         missing, unexpected = model.load_state_dict(self.state_dict, strict=False)
         if missing or unexpected:
             raise CheckpointError(
-                f"weights do not fit the model config: missing {missing[:3]}, unexpected {unexpected[:3]}"
+                f"weights do not fit the model config: missing {missing[:3]}, "
+                f"unexpected {unexpected[:3]}"
             )
         return model.to(resolve_device(device)).eval()
 
@@ -127,7 +128,8 @@ def checkpoint_from_dict(raw: Any, name: str = "checkpoint") -> Checkpoint:
     fmt = raw.get("zeb_format", 0)
     if not isinstance(fmt, int) or fmt > CHECKPOINT_FORMAT:
         raise CheckpointError(
-            f"{name}: checkpoint format {fmt!r} is newer than this zeb reads ({CHECKPOINT_FORMAT})"
+            f"{name}: checkpoint format {fmt!r} is newer than this zeb reads "
+            f"({CHECKPOINT_FORMAT})"
         )
     try:
         config = ModelConfig.from_dict(dict(raw["model_config"]))
@@ -158,7 +160,8 @@ def _check_shapes(ckpt: Checkpoint, name: str) -> None:
     if missing or unexpected:
         raise CheckpointError(
             f"{name}: weights do not match model_config "
-            f"(missing {len(missing)}: {missing[:2]}, unexpected {len(unexpected)}: {unexpected[:2]})"
+            f"(missing {len(missing)}: {missing[:2]}, "
+            f"unexpected {len(unexpected)}: {unexpected[:2]})"
         )
     for key, tensor in expected.items():
         if tuple(ckpt.state_dict[key].shape) != tuple(tensor.shape):

@@ -76,9 +76,8 @@ def parse_player_spec(text: str) -> PlayerSpec:
     kind, _, path = head.partition(":")
     kind = kind.strip().lower()
     if kind not in PLAYER_BUILDERS:
-        raise PlayerSpecError(
-            f"unknown player kind {kind!r} in {text!r} (known: {', '.join(sorted(PLAYER_BUILDERS))})"
-        )
+        known = ", ".join(sorted(PLAYER_BUILDERS))
+        raise PlayerSpecError(f"unknown player kind {kind!r} in {text!r} (known: {known})")
     options: dict[str, str] = {}
     for part in option_parts:
         key, eq, value = part.partition("=")
