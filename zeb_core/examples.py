@@ -1,0 +1,88 @@
+"""Training examples: one row per decision, a struct of arrays with a shared leading dimension.
+
+Compact dtypes by design (a 500k replay buffer must fit in 300 MB): tokens fit in uint8, the
+belief target is a small int with -1 for "masked".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from zeb_core.rules import N_DOMINOES
+from zeb_core.tokenizer import N_FEATURES, N_TOKENS
+
+N_SLOTS = 7
+BELIEF_MASKED = -1  # belief target for a domino the observer can see (own hand or played)
+
+# name -> (dtype, shape after the leading N)
+EXAMPLE_FIELDS: dict[str, tuple[np.dtype, tuple[int, ...]]] = {
+    "tokens": (np.dtype(np.uint8), (N_TOKENS, N_FEATURES)),  # tokenizer v1 observation
+    "token_mask": (np.dtype(np.bool_), (N_TOKENS,)),  # True = a real token
+    "legal": (np.dtype(np.bool_), (N_SLOTS,)),  # legal hand slots at the decision
+    "policy": (np.dtype(np.float32), (N_SLOTS,)),  # normalized root visits (0 on illegal slots)
+    "value": (np.dtype(np.float32), ()),  # the deciding seat's final outcome, in [-1, 1]
+    "belief": (np.dtype(np.int8), (N_DOMINOES,)),  # holder as relative seat - 1 (0..2), or -1
+    "seat": (np.dtype(np.int8), ()),  # absolute seat that decided (0..3)
+}
+
+
+@dataclass(frozen=True)
+class Examples:
+    tokens: np.ndarray  # [N, 36, 8] uint8
+    token_mask: np.ndarray  # [N, 36] bool
+    legal: np.ndarray  # [N, 7] bool
+    policy: np.ndarray  # [N, 7] float32
+    value: np.ndarray  # [N] float32
+    belief: np.ndarray  # [N, 28] int8
+    seat: np.ndarray  # [N] int8
+
+    def __len__(self) -> int:
+        return int(self.value.shape[0])
+
+    def take(self, index: np.ndarray | slice) -> Examples:
+        return Examples(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+    @staticmethod
+    def concat(parts: list[Examples]) -> Examples:
+        if not parts:
+            return empty_examples()
+        names = [f.name for f in fields(Examples)]
+        return Examples(**{n: np.concatenate([getattr(p, n) for p in parts]) for n in names})
+
+    def validate(self) -> None:
+        """Shapes, dtypes and ranges; raises ValueError naming the first bad field."""
+        n = len(self)
+        for name, (dtype, shape) in EXAMPLE_FIELDS.items():
+            arr = getattr(self, name)
+            if arr.dtype != dtype or arr.shape != (n, *shape):
+                raise ValueError(
+                    f"field {name}: expected {dtype}{[n, *shape]}, got {arr.dtype}{list(arr.shape)}"
+                )
+        if n and not (self.legal.any(axis=1)).all():
+            raise ValueError("field legal: a decision with no legal slot")
+        if not np.isfinite(self.policy).all() or (self.policy < 0).any():
+            raise ValueError("field policy: negative or non-finite entries")
+        if n and (np.abs(self.policy.sum(axis=1) - 1) > 1e-3).any():
+            raise ValueError("field policy: rows must sum to 1")
+        if (self.policy * ~self.legal).any():
+            raise ValueError("field policy: mass on illegal slots")
+        if not np.isfinite(self.value).all() or (np.abs(self.value) > 1).any():
+            raise ValueError("field value: entries outside [-1, 1]")
+        if ((self.belief < -1) | (self.belief > 2)).any():
+            raise ValueError("field belief: entries outside -1..2")
+        if ((self.seat < 0) | (self.seat > 3)).any():
+            raise ValueError("field seat: entries outside 0..3")
+
+
+def empty_examples(n: int = 0) -> Examples:
+    return Examples(
+        **{name: np.zeros((n, *shape), dtype=dt) for name, (dt, shape) in EXAMPLE_FIELDS.items()}
+    )
+
+
+def bytes_per_example() -> int:
+    return sum(
+        int(np.prod(shape, dtype=np.int64)) * dt.itemsize for dt, shape in EXAMPLE_FIELDS.values()
+    )
