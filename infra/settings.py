@@ -1,0 +1,157 @@
+"""Where the hub and the tracker live: one settings model, read from the environment in one place.
+
+    ZEB_HUB                  `local` (a folder, the default) or `hf` (Hugging Face)
+    ZEB_HUB_DIR              the LocalHub folder (default `./.zeb/hub`)
+    ZEB_HF_WEIGHTS_REPO      `user/name` of the weights repo (`datasets/user/name`: a dataset repo)
+    ZEB_HF_EXAMPLES_REPO     the examples repo, same form
+    HF_TOKEN                 Hugging Face token (else the one saved by `hf auth login`)
+    ZEB_HF_ENDPOINT          Hub URL (else `HF_ENDPOINT`, else huggingface.co)
+    ZEB_HF_PRIVATE           create missing repos private (default true)
+    ZEB_HF_COMMITS_PER_HOUR  per-process commit budget per repo (default 100; HF allows ~128/h)
+    ZEB_HF_CACHE_DIR         cache for pinned downloads (else huggingface_hub's cache)
+    ZEB_WANDB_MODE           `online`, `offline` or `disabled` (else `WANDB_MODE`; default `online`
+                             if `WANDB_API_KEY` is set, else `offline`)
+    WANDB_PROJECT            W&B project of new lineages (default `zeb`)
+
+Bad values raise `SettingsError` with a one-line message naming the variable (never the token).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from infra.hub.base import Hub
+from infra.hub.local import LocalHub
+
+TrackingMode = Literal["online", "offline", "disabled"]
+
+# Settings field -> environment variable.
+ENV_VARS: dict[str, str] = {
+    "hub": "ZEB_HUB",
+    "hub_dir": "ZEB_HUB_DIR",
+    "hf_weights_repo": "ZEB_HF_WEIGHTS_REPO",
+    "hf_examples_repo": "ZEB_HF_EXAMPLES_REPO",
+    "hf_token": "HF_TOKEN",
+    "hf_endpoint": "ZEB_HF_ENDPOINT",
+    "hf_private": "ZEB_HF_PRIVATE",
+    "hf_commits_per_hour": "ZEB_HF_COMMITS_PER_HOUR",
+    "hf_cache_dir": "ZEB_HF_CACHE_DIR",
+    "wandb_mode": "ZEB_WANDB_MODE",
+    "wandb_project": "WANDB_PROJECT",
+}
+_SECRET_FIELDS = {"hf_token"}
+_REPO_SPEC = re.compile(
+    r"^(?:(models|datasets)/)?([A-Za-z0-9][\w.-]{0,95})/([A-Za-z0-9][\w.-]{0,95})$"
+)
+_WANDB_ALIASES = {"run": "online", "dryrun": "offline"}  # older spellings wandb still accepts
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message is one line naming the variable."""
+
+
+def parse_repo_spec(spec: str) -> tuple[str, str]:
+    """`user/name` -> (`user/name`, `model`); `datasets/user/name` -> (`user/name`, `dataset`)."""
+    match = _REPO_SPEC.match(spec)
+    if not match or "--" in spec or ".." in spec or spec.endswith((".", "-")):
+        raise ValueError("must look like 'user/name' or 'datasets/user/name'")
+    kind = "dataset" if match.group(1) == "datasets" else "model"
+    return f"{match.group(2)}/{match.group(3)}", kind
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    hub: Literal["local", "hf"] = "local"
+    hub_dir: Path = Path(".zeb/hub")
+    hf_weights_repo: str | None = None
+    hf_examples_repo: str | None = None
+    hf_token: SecretStr | None = None  # SecretStr: repr() and logs show '**********'
+    hf_endpoint: str | None = None
+    hf_private: bool = True
+    hf_commits_per_hour: int = Field(100, ge=1, le=120)
+    hf_cache_dir: Path | None = None
+    wandb_mode: TrackingMode = "offline"
+    wandb_project: str = Field("zeb", min_length=1)
+
+    @field_validator("hf_weights_repo", "hf_examples_repo")
+    @classmethod
+    def _repo_spec(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_repo_spec(value)
+        return value
+
+    @field_validator("hf_endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/") if value else value
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from `env` (default `os.environ`); raise SettingsError on a bad value."""
+    env = os.environ if env is None else env
+    raw: dict[str, str] = {}
+    for field, var in ENV_VARS.items():
+        value = env.get(var, "").strip()
+        if value:
+            raw[field] = value
+    if "hf_endpoint" not in raw and env.get("HF_ENDPOINT", "").strip():
+        raw["hf_endpoint"] = env["HF_ENDPOINT"].strip()
+    mode = raw.get("wandb_mode") or env.get("WANDB_MODE", "").strip().lower()
+    if mode:
+        raw["wandb_mode"] = _WANDB_ALIASES.get(mode, mode)
+    else:
+        raw["wandb_mode"] = "online" if env.get("WANDB_API_KEY", "").strip() else "offline"
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as err:
+        raise SettingsError(_one_line(err, raw)) from None
+    if settings.hub == "hf":
+        missing = [
+            ENV_VARS[f] for f in ("hf_weights_repo", "hf_examples_repo") if not getattr(settings, f)
+        ]
+        if missing:
+            raise SettingsError(f"ZEB_HUB=hf needs {' and '.join(missing)} to be set")
+    return settings
+
+
+def _one_line(err: ValidationError, raw: Mapping[str, str]) -> str:
+    first = err.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else "?"
+    var = ENV_VARS.get(field, field)
+    shown = "<hidden>" if field in _SECRET_FIELDS else repr(raw.get(field, ""))
+    more = f" (and {len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"bad setting {var}={shown}: {message}{more}"
+
+
+def make_hub(settings: Settings) -> Hub:
+    """The hub the settings name: a LocalHub folder, or an HfHub on the two repos."""
+    if settings.hub == "local":
+        return LocalHub(settings.hub_dir)
+    from infra.hub.hf import HfHub  # imported here so local runs never load huggingface_hub
+    from infra.hub.retry import CommitBudget
+
+    if not settings.hf_weights_repo or not settings.hf_examples_repo:
+        raise SettingsError("ZEB_HUB=hf needs ZEB_HF_WEIGHTS_REPO and ZEB_HF_EXAMPLES_REPO")
+    weights, weights_type = parse_repo_spec(settings.hf_weights_repo)
+    examples, examples_type = parse_repo_spec(settings.hf_examples_repo)
+    return HfHub(
+        weights,
+        examples,
+        token=settings.hf_token.get_secret_value() if settings.hf_token else None,
+        endpoint=settings.hf_endpoint,
+        weights_type=weights_type,
+        examples_type=examples_type,
+        private=settings.hf_private,
+        cache_dir=settings.hf_cache_dir,
+        budget=CommitBudget(per_window=settings.hf_commits_per_hour),
+    )
