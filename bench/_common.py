@@ -1,0 +1,35 @@
+"""Shared bits of the benchmarks: thread setup and the closing JSON line."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE_CKPT = (
+    Path(os.environ.get("ZEB_REFERENCE_DIR", REPO.parent / "shared" / "reference"))
+    / "zeb-557k-1m.pt"
+)
+
+
+def set_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def rate(fn: Callable[[], int], min_seconds: float) -> float:
+    """Items per second of `fn` (which returns the items it did), run for at least min_seconds."""
+    fn()  # warm-up
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < min_seconds:
+        done += fn()
+    return done / (time.perf_counter() - start)
+
+
+def report(figures: dict) -> None:
+    """The last line of every benchmark: one JSON object."""
+    print(json.dumps(figures))

@@ -1,0 +1,35 @@
+"""Shared fixtures: the original system's reference data (../shared/reference)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE = Path(os.environ.get("ZEB_REFERENCE_DIR", REPO.parent / "shared" / "reference"))
+REFERENCE_CKPT = REFERENCE / "zeb-557k-1m.pt"
+EARLIER_CKPT = REFERENCE / "zeb-e2839.pt"
+
+
+@pytest.fixture(scope="session")
+def golden() -> dict:
+    path = REFERENCE / "golden-games.json.gz"
+    assert path.is_file(), f"reference data missing: {path} (shared/ must sit beside the repo)"
+    with gzip.open(path) as f:
+        return json.load(f)
+
+
+@pytest.fixture(scope="session")
+def reference_ckpt() -> Path:
+    assert REFERENCE_CKPT.is_file(), f"reference checkpoint missing: {REFERENCE_CKPT}"
+    return REFERENCE_CKPT
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
