@@ -3,8 +3,8 @@ and play the action that does best across them.
 
 Two ways to score an action over the N worlds (`mode`):
 - "mean": the average number of points still to come for the mover's team (E[Q]).
-- "win": the share of worlds in which the mover's team ends the hand with more than 21 points
-  (the 42 game is won by the team with more points), the average points breaking ties.
+- "win": the share of worlds in which the mover's team wins the hand (more than 21 of the 42
+  points; a 21-21 tie counts for team 1, as the arena counts it), the average breaking ties.
 """
 
 from __future__ import annotations
@@ -34,8 +34,11 @@ def action_scores(state: GameState, worlds_values: np.ndarray, mode: Mode) -> np
     if mode != "win":
         raise ValueError(f"unknown E[Q] mode {mode!r}: use one of {MODES}")
     b = np.arange(state.batch_size)
-    have = state.team_points[b, state.to_move % 2].astype(np.float64)  # [B]
-    wins = (have[:, None, None] + worlds_values > TOTAL_POINTS / 2).sum(axis=1)  # [B, 7]
+    team = state.to_move % 2
+    have = state.team_points[b, team].astype(np.float64)  # [B]
+    # Team 0 wins with more than 21 points; a 21-21 tie goes to team 1 (as the arena counts).
+    need = np.where(team == 0, TOTAL_POINTS / 2 + 0.5, TOTAL_POINTS / 2)[:, None, None]
+    wins = (have[:, None, None] + worlds_values >= need).sum(axis=1)  # [B, 7]
     # Counts differ by whole worlds; a mean of at most 42 points breaks ties only.
     return wins * (TOTAL_POINTS + 1) + mean
 
@@ -77,7 +80,13 @@ class EQPlayer:
 
 
 def build_eq_player(spec: PlayerSpec, device: str) -> EQPlayer:
-    """`eq[,n=N][,mode=mean|win]` (the device is unused: the solver runs on the CPU)."""
+    """`eq:n=N[,mode=mean|win]` or `eq[,n=N]...` (the device is unused: the solver runs on
+    the CPU)."""
+    if spec.path is not None:  # the spec parser reads `eq:n=32` as the path "n=32"
+        key, eq, value = spec.path.partition("=")
+        if not eq:
+            raise PlayerSpecError(f"{spec}: eq takes options (eq:n=32), not a path")
+        spec = PlayerSpec(spec.kind, None, {key.strip(): value.strip(), **spec.options})
     spec.check_options({"n", "mode"})
     mode = spec.options.get("mode", DEFAULT_MODE)
     if mode not in MODES:

@@ -107,8 +107,10 @@ def _deal(hands: list[list[int]], plays: list[int], decl: int, leader: int) -> n
             "or what each seat holds now"
         )
     seats = _play_seats(plays, decl, leader)
-    deal = [list(h) + [d for d, s in zip(plays, seats, strict=True) if s == seat]
-            for seat, h in enumerate(hands)]  # fmt: skip
+    deal = [
+        sorted(list(h) + [d for d, s in zip(plays, seats, strict=True) if s == seat])
+        for seat, h in enumerate(hands)
+    ]  # fmt: skip  (slot order is not known: by id)
     for seat, hand in enumerate(deal):
         if len(hand) != HAND_SIZE:
             now = len(hands[seat])
