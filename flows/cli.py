@@ -13,6 +13,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from flows.cli_hub import hub_app
+from flows.cli_learner import learner_command
+from flows.cli_run import worker_app
+
 app = typer.Typer(
     help="zeb: train and evaluate Texas 42 agents by self-play.",
     no_args_is_help=True,
@@ -23,6 +27,9 @@ checkpoint_app = typer.Typer(
     help="Create, export and inspect model checkpoints.", no_args_is_help=True
 )
 app.add_typer(checkpoint_app, name="checkpoint")
+app.add_typer(hub_app, name="hub")
+app.add_typer(worker_app, name="worker")
+app.command("learner")(learner_command)
 err = Console(stderr=True)
 
 

@@ -1,0 +1,1 @@
+"""The learner service: ingest shards from the hub, train cycles, publish weights."""

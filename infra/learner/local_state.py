@@ -1,0 +1,128 @@
+"""What the learner keeps on its own disk so that a restart is fast and warm.
+
+    <cache>/<EXP>/training.pt     model + optimizer + AMP scaler + counters, saved every cycle
+    <cache>/<EXP>/replay-<n>.npz  the replay buffer at a snapshot
+    <cache>/<EXP>/ledger.json     which shards that snapshot holds (ingested or set aside)
+
+The ledger and the replay snapshot it names form one consistent snapshot: the replay file is
+written first, then the ledger is replaced atomically to point at it. After a crash the learner
+restores that snapshot and re-ingests every shard the ledger does not list, so no shard is lost
+or counted twice; pruning only deletes shards that a saved ledger lists.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from zeb_core.replay import ReplayBuffer, ReplayCacheError, ReplayConfig
+from zeb_core.shards import atomic_write_bytes
+
+log = logging.getLogger("zeb.learner")
+LEDGER_FORMAT = "zeb-ledger-1"
+TRAINING_FORMAT = 1
+
+
+class Ledger(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    format: str = LEDGER_FORMAT
+    lineage: str  # the experiment's creation stamp: a recreated EXP never reuses an old cache
+    replay_file: str | None = None
+    ingested: list[str] = Field(default_factory=list)  # hub paths of shards in the snapshot
+    rejected: dict[str, str] = Field(default_factory=dict)  # hub path -> why it was set aside
+    total_games: int = 0  # self-play games behind the ingested shards (+ the origin's)
+
+
+@dataclass
+class Snapshot:
+    ledger: Ledger
+    replay: ReplayBuffer
+    ingested: set[str] = field(default_factory=set)
+
+
+class LocalState:
+    def __init__(self, folder: Path, lineage: str) -> None:
+        self.folder = folder
+        self.lineage = lineage
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    # -- training checkpoint (every cycle) ---------------------------------------------------------
+
+    @property
+    def training_path(self) -> Path:
+        return self.folder / "training.pt"
+
+    def save_training(self, payload: dict[str, Any]) -> None:
+        payload = {**payload, "format": TRAINING_FORMAT, "lineage": self.lineage}
+        fd, tmp = tempfile.mkstemp(prefix=".training.", suffix=".tmp", dir=self.folder)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                torch.save(payload, f)
+            os.replace(tmp, self.training_path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def load_training(self) -> dict[str, Any] | None:
+        """The saved training state of this lineage, or None (missing, foreign or unreadable)."""
+        if not self.training_path.is_file():
+            return None
+        try:
+            payload = torch.load(self.training_path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # a torn or foreign file: start from the hub's weights instead
+            log.warning("ignoring unreadable %s (%s)", self.training_path, str(exc)[:120])
+            return None
+        if payload.get("format") != TRAINING_FORMAT or payload.get("lineage") != self.lineage:
+            log.warning("ignoring %s: another format or experiment lineage", self.training_path)
+            return None
+        return payload
+
+    # -- replay snapshot + ledger ------------------------------------------------------------------
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.folder / "ledger.json"
+
+    def load_snapshot(self, config: ReplayConfig, use_replay: bool) -> Snapshot | None:
+        if not self.ledger_path.is_file():
+            return None
+        try:
+            ledger = Ledger.model_validate_json(self.ledger_path.read_bytes())
+        except (ValidationError, OSError) as exc:
+            log.warning("ignoring unreadable %s (%s)", self.ledger_path, str(exc).splitlines()[0])
+            return None
+        if ledger.lineage != self.lineage:
+            log.warning(
+                "ignoring %s: it belongs to an earlier experiment of this name", self.ledger_path
+            )
+            return None
+        if not use_replay or ledger.replay_file is None:
+            return None
+        try:
+            replay = ReplayBuffer.load(self.folder / ledger.replay_file, config)
+        except (ReplayCacheError, OSError) as exc:
+            log.warning("ignoring the replay cache (%s); re-ingesting from the hub", exc)
+            return None
+        return Snapshot(ledger=ledger, replay=replay, ingested=set(ledger.ingested))
+
+    def save_snapshot(self, ledger: Ledger, replay: ReplayBuffer, tag: int) -> None:
+        name = f"replay-{tag}.npz"
+        replay.save(self.folder / name)
+        ledger = ledger.model_copy(update={"replay_file": name, "lineage": self.lineage})
+        atomic_write_bytes(self.ledger_path, ledger.model_dump_json(indent=1).encode())
+        for old in self.folder.glob("replay-*.npz"):
+            if old.name != name:
+                old.unlink(missing_ok=True)
+
+    def write_status(self, status: dict[str, Any]) -> None:
+        """A small JSON file for people and health checks (`status.json`)."""
+        atomic_write_bytes(self.folder / "status.json", json.dumps(status, indent=1).encode())

@@ -1,0 +1,369 @@
+"""The learner: a resumable service that turns shards on the hub into published weights.
+
+    start:  seed the namespace if it is new (the hub is authoritative afterwards); resume the
+            weights, optimizer and AMP scaler (local training state if it is newer than the hub's)
+            and the replay snapshot; open (or resume) the experiment's W&B run
+    cycle:  read the live controls; ingest new shards; wait for `min_buffer` self-play examples;
+            pause while no shard arrived for `max_example_age_s`; train N steps; save the local
+            training state; publish every K cycles; snapshot the replay buffer and prune every
+            `local_replay_cache_save_every` cycles; log to W&B; evaluate every M cycles
+
+Hub trouble is waited out (the hub client retries; what still fails is retried next round), so a
+flaky hub slows the learner down but never kills it or loses a shard.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import signal
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+
+import numpy as np
+import torch
+
+from infra.experiment import Controls, Experiment, ExperimentState
+from infra.hub.base import Hub, HubAuthError, HubError, HubNotFoundError
+from infra.learner.evaluation import evaluate_model
+from infra.learner.ingest import Ingestor, prune
+from infra.learner.local_state import Ledger, LocalState
+from infra.learner.options import LearnerOptions
+from infra.tracking import NullTracker, Tracker
+from zeb_core.checkpoint import Checkpoint, checkpoint_from_dict, checkpoint_from_model
+from zeb_core.model import ZebModel
+from zeb_core.replay import ReplayBuffer, ReplayConfig
+from zeb_core.train import LossWeights, SourceWeights, TrainConfig, Trainer
+
+log = logging.getLogger("zeb.learner")
+
+
+class LearnerError(RuntimeError):
+    """The learner cannot run (unknown experiment, bad checkpoint); one-line message."""
+
+
+class Learner:
+    def __init__(self, hub: Hub, options: LearnerOptions, tracker_factory=None) -> None:
+        self.options = options
+        self.experiment = Experiment(hub, options.experiment)
+        self.tracker_factory = tracker_factory or (lambda exp: NullTracker())
+        self.rng = np.random.default_rng(options.seed)
+        self.stop_requested = False
+
+    # -- start-up ----------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        state = self._retry(self._seed_or_check)
+        self.lineage = state.created_at.isoformat()
+        self.local = LocalState(self.options.cache_folder(), self.lineage)
+        self.state = state
+        self.model, self.trainer = self._resume_model(state)
+        self._resume_replay(state)
+        self.tracker: Tracker = self.tracker_factory(self.experiment)
+        log.info(
+            "learner ready: %s at cycle %d, step %d; replay %d self-play / %d eval-aux",
+            self.experiment.name,
+            self.state.cycle,
+            self.state.step,
+            len(self.replay.selfplay),
+            len(self.replay.eval_aux),
+        )
+
+    def _seed_or_check(self) -> ExperimentState:
+        if self.options.checkpoint is not None:
+            if not self.options.checkpoint.is_file():
+                raise LearnerError(f"{self.options.checkpoint}: no such checkpoint file")
+            self.experiment.seed(self.options.checkpoint)  # logs when it ignores the file
+        elif not self.experiment.exists():
+            raise LearnerError(
+                f"experiment {self.experiment.name} not found on "
+                f"{self.experiment.hub.description}: pass --checkpoint to create it"
+            )
+        overrides = self.options.control_overrides()
+        if overrides:
+            return self.experiment.update_controls(**overrides)
+        return self.experiment.read_state()
+
+    def _resume_model(self, hub_state: ExperimentState) -> tuple[ZebModel, Trainer]:
+        local = self.local.load_training()
+        if local is not None and local["step"] >= hub_state.step:
+            ckpt = checkpoint_from_dict(local["checkpoint"], str(self.local.training_path))
+            self.state = hub_state.model_copy(
+                update={k: local[k] for k in ("cycle", "step", "total_games")}
+            )
+            source = "local training state"
+        else:
+            snapshot = self._retry(self.experiment.pull_weights)
+            ckpt = checkpoint_from_dict(snapshot.load_checkpoint(), snapshot.checkpoint_path.name)
+            self.state = snapshot.state
+            source = f"hub weights (revision {snapshot.revision[:12]})"
+            local = None
+        model = ckpt.build_model(self.options.device)
+        trainer = Trainer(
+            model, TrainConfig(lr=self.options.lr, amp=self.options.amp), self.options.device
+        )
+        if local is not None:
+            trainer.load_state_dict(local["trainer"])
+            log.info("resumed from %s: optimizer and scaler continue warm", source)
+        else:
+            log.info("resumed from %s: optimizer starts cold", source)
+        return model, trainer
+
+    def _resume_replay(self, hub_state: ExperimentState) -> None:
+        config = self._replay_config(self.state.controls)
+        snap = self.local.load_snapshot(config, self.options.local_replay_cache_enabled)
+        if snap is None:
+            self.replay = ReplayBuffer(config)
+            self.ledger = Ledger(
+                lineage=self.lineage, total_games=hub_state.created_from.total_games
+            )
+            self.ingestor = Ingestor(self.experiment, set(), {})
+        else:
+            self.replay, self.ledger = snap.replay, snap.ledger
+            self.ingestor = Ingestor(self.experiment, snap.ingested, dict(snap.ledger.rejected))
+            log.info("replay snapshot restored: %d shards already ingested", len(snap.ingested))
+        self.saved_shards = set(self.ledger.ingested) | set(self.ledger.rejected)
+        self.state = self.state.model_copy(update={"total_games": self.ledger.total_games})
+
+    def _replay_config(self, controls: Controls) -> ReplayConfig:
+        return ReplayConfig(
+            selfplay_capacity=self.options.replay_buffer_size,
+            eval_aux_capacity=self.options.eval_aux_replay_buffer_size,
+            max_lag=controls.eval_aux_max_model_lag,
+            lag_half_life=controls.eval_aux_lag_half_life,
+            min_keep=controls.eval_aux_min_keep_weight,
+        )
+
+    # -- the loop ----------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        self.start()
+        self._install_signal_handlers()
+        cycles_run = 0
+        try:
+            while not self.stop_requested:
+                if self.options.max_cycles is not None and cycles_run >= self.options.max_cycles:
+                    break
+                if self._ready_to_train():
+                    self._train_cycle()
+                    cycles_run += 1
+                else:
+                    self._sleep(self.options.poll_interval_s)
+        finally:
+            self._shutdown()
+
+    def _ready_to_train(self) -> bool:
+        self._apply_controls()
+        self._ingest()
+        have, need = len(self.replay.selfplay), self.options.min_buffer
+        if have < need:
+            log.info("waiting for self-play examples: %d of %d", have, need)
+            return False
+        idle = time.monotonic() - self.ingestor.last_new_at
+        if idle > self.options.max_example_age_s:
+            log.info(
+                "paused: no new shard for %.0fs (max_example_age_s=%.0f)",
+                idle,
+                self.options.max_example_age_s,
+            )
+            return False
+        return True
+
+    def _apply_controls(self) -> None:
+        try:
+            hub_state = self.experiment.read_state()
+        except HubError as exc:
+            log.warning("could not read the live controls (%s); keeping the current ones", exc)
+            return
+        controls = hub_state.controls
+        self.state = self.state.model_copy(
+            update={"controls": controls, "wandb_run_id": hub_state.wandb_run_id}
+        )
+        self.replay.config = self._replay_config(controls)
+        self.trainer.loss_weights = SourceWeights(
+            selfplay=self.trainer.config.loss_weights.selfplay,
+            eval_aux=LossWeights(
+                policy=controls.eval_aux_policy_weight,
+                value=controls.eval_aux_value_weight,
+                belief=controls.eval_aux_belief_weight,
+            ),
+        )
+
+    def _ingest(self) -> None:
+        try:
+            report = self.ingestor.ingest(self.replay, self.state.cycle, self.rng)
+        except HubError as exc:
+            log.warning("ingest interrupted by the hub (%s); will retry", exc)
+            return
+        self.last_ingest = report
+        if report.shards or report.rejected:
+            self.ledger.total_games += report.games
+            self.state = self.state.model_copy(update={"total_games": self.ledger.total_games})
+            log.info(
+                "ingested %d shard(s) (%s), set aside %d",
+                report.shards,
+                ", ".join(f"{k}: {v}" for k, v in report.examples.items()) or "no examples",
+                report.rejected,
+            )
+        if report.newest_created is not None:
+            self.newest_shard_at = report.newest_created
+
+    def _train_cycle(self) -> None:
+        controls = self.state.controls
+        fraction = controls.eval_aux_batch_fraction if controls.eval_aux_enabled else 0.0
+        sums: dict[str, float] = defaultdict(float)
+        eval_rows = 0
+        started = time.perf_counter()
+        for _ in range(self.options.training_steps_per_cycle):
+            batch = self.replay.sample(self.options.batch_size, fraction, self.rng)
+            eval_rows += int(batch.is_eval_aux.sum())
+            for key, value in self.trainer.step(batch).items():
+                sums[key] += value
+            if self.stop_requested:
+                return  # an interrupted cycle is not counted; the saved state is the last cycle's
+        seconds = time.perf_counter() - started
+        steps = self.options.training_steps_per_cycle
+        self.state = self.state.model_copy(
+            update={"cycle": self.state.cycle + 1, "step": self.state.step + steps}
+        )
+        self._save_training()
+        cycle = self.state.cycle
+        if cycle % self.options.push_every == 0:
+            self._publish()
+        if cycle % self.options.local_replay_cache_save_every == 0:
+            self._save_snapshot_and_prune()
+        metrics = {k: v / steps for k, v in sums.items()}
+        metrics |= self._cycle_metrics(
+            steps / seconds, eval_rows / (steps * self.options.batch_size)
+        )
+        if self.options.eval_every and cycle % self.options.eval_every == 0:
+            metrics |= evaluate_model(self.model, self.options.eval_games, seed=cycle)
+        self.tracker.log(metrics, step=cycle)
+        self.local.write_status(
+            {"cycle": cycle, "step": self.state.step, **metrics, **self._ledger_status()}
+        )
+        log.info(
+            "cycle %d: %d steps in %.1fs (%.1f steps/s), loss %.4f, mix %.3f",
+            cycle,
+            steps,
+            seconds,
+            steps / seconds,
+            metrics.get("loss/total", float("nan")),
+            metrics["train/eval_aux_fraction"],
+        )
+
+    def _cycle_metrics(self, steps_per_s: float, mix: float) -> dict[str, float]:
+        out = {
+            "train/steps_per_s": steps_per_s,
+            "train/eval_aux_fraction": mix,
+            "train/step": float(self.state.step),
+            "games/total": float(self.state.total_games),
+            "ingest/shards_total": float(len(self.ingestor.ingested)),
+            "ingest/rejected_total": float(len(self.ingestor.rejected)),
+            "ingest/idle_s": time.monotonic() - self.ingestor.last_new_at,
+        }
+        newest = getattr(self, "newest_shard_at", None)
+        if newest is not None:
+            out["ingest/newest_shard_age_s"] = (datetime.now(UTC) - newest).total_seconds()
+        lags = getattr(self, "last_ingest", None)
+        if lags is not None and lags.selfplay_lag:
+            out["ingest/selfplay_lag_mean"] = float(np.mean(lags.selfplay_lag))
+        return out | self.replay.stats()
+
+    def _ledger_status(self) -> dict[str, object]:
+        return {
+            "ingested": sorted(self.ingestor.ingested),
+            "rejected": dict(self.ingestor.rejected),
+            "replay_selfplay": len(self.replay.selfplay),
+            "replay_eval_aux": len(self.replay.eval_aux),
+            "selfplay_added": self.replay.selfplay.total_added,
+        }
+
+    # -- persistence -------------------------------------------------------------------------------
+
+    def _checkpoint(self) -> Checkpoint:
+        return checkpoint_from_model(
+            self.model, epoch=self.state.cycle, total_games=self.state.total_games
+        )
+
+    def _save_training(self) -> None:
+        self.local.save_training(
+            {
+                "checkpoint": self._checkpoint().to_dict(),
+                "trainer": self.trainer.state_dict(),
+                "cycle": self.state.cycle,
+                "step": self.state.step,
+                "total_games": self.state.total_games,
+            }
+        )
+
+    def _publish(self) -> None:
+        buf = io.BytesIO()
+        torch.save(self._checkpoint().to_dict(include_extra=False), buf)
+        config = self.model.config.to_checkpoint_dict()
+        try:
+            revision = self.experiment.publish_weights(buf.getvalue(), config, self.state)
+            log.info(
+                "published weights at cycle %d (revision %s)",
+                self.state.cycle,
+                (revision or "")[:12],
+            )
+        except HubError as exc:
+            log.warning("publish failed (%s); will publish again next time", exc)
+
+    def _save_snapshot_and_prune(self) -> None:
+        ledger = self.ledger.model_copy(
+            update={
+                "ingested": sorted(self.ingestor.ingested),
+                "rejected": dict(self.ingestor.rejected),
+                "total_games": self.state.total_games,
+            }
+        )
+        if self.options.local_replay_cache_enabled:
+            self.local.save_snapshot(ledger, self.replay, self.state.cycle)
+            self.ledger = ledger
+            self.saved_shards = set(ledger.ingested) | set(ledger.rejected)
+        else:  # nothing survives a restart anyway: every ingested shard may go
+            self.saved_shards = set(self.ingestor.ingested) | set(self.ingestor.rejected)
+        try:
+            prune(self.experiment, self.saved_shards, self.options.keep_example_files)
+        except HubError as exc:
+            log.warning("pruning failed (%s); will try again", exc)
+
+    def _shutdown(self) -> None:
+        """A clean stop (SIGTERM, Ctrl-C, max_cycles) saves everything; SIGKILL saves nothing,
+        and a restart still loses no shard (see local_state)."""
+        if hasattr(self, "replay"):
+            self._save_snapshot_and_prune()
+        if hasattr(self, "tracker"):
+            self.tracker.finish()
+        log.info("learner stopped at cycle %d", self.state.cycle)
+
+    # -- helpers -----------------------------------------------------------------------------------
+
+    def _install_signal_handlers(self) -> None:
+        def request_stop(signum, frame) -> None:
+            log.info("signal %d: stopping after this step", signum)
+            self.stop_requested = True
+
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+
+    def _sleep(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while not self.stop_requested and time.monotonic() < end:
+            time.sleep(min(0.2, seconds))
+
+    def _retry(self, fn):
+        """Run `fn` until the hub answers; fail at once on what waiting cannot fix."""
+        while True:
+            try:
+                return fn()
+            except (HubAuthError, HubNotFoundError) as exc:
+                raise LearnerError(str(exc)) from None
+            except HubError as exc:
+                log.warning(
+                    "hub unavailable (%s); retrying in %.0fs", exc, self.options.poll_interval_s
+                )
+                time.sleep(self.options.poll_interval_s)

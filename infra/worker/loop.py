@@ -1,0 +1,216 @@
+"""The worker loop shared by self-play and eval-aux workers.
+
+    pull the newest weights (checking the hub every N batches)
+    play a batch of games with the current weights
+    every upload interval (and whenever the weights change): one shard, one hub commit
+
+A shard holds the examples of one model snapshot only, so its `model_cycle`, `model_step` and
+`weights_revision` describe every example in it. Hub trouble never kills a worker: a failed weights
+check keeps the current weights, a failed upload stays in the spool for the next interval.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import socket
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal, Protocol
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from infra.experiment import Experiment, WeightsSnapshot
+from infra.hub.base import Hub, HubAuthError, HubError, HubNotFoundError
+from infra.worker.spool import Spool
+from zeb_core.checkpoint import checkpoint_from_dict
+from zeb_core.examples import Examples
+from zeb_core.model_players import ModelEvaluator
+from zeb_core.shards import ShardMeta, shard_name
+
+log = logging.getLogger("zeb.worker")
+Role = Literal["selfplay", "evalaux"]
+# 12 workers x 7.5 commits/h = 90 commits/h: well under Hugging Face's ~128 per hour per repo.
+DEFAULT_UPLOAD_INTERVAL_S = 480.0
+
+
+class WorkerError(RuntimeError):
+    """A worker cannot run (unknown experiment, bad settings); one-line message."""
+
+
+class WorkerOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    experiment: str
+    worker_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    device: str = "auto"  # CUDA when present
+    seed: int | None = None  # None: fresh entropy (workers of a fleet must differ)
+    upload_interval_s: float = Field(DEFAULT_UPLOAD_INTERVAL_S, ge=0)
+    check_weights_every: int = Field(1, ge=1)  # batches between looks at the hub's weights
+    spool_dir: Path = Path(".zeb/spool")
+    max_batches: int | None = Field(None, ge=1)  # stop after this many batches (None: forever)
+    retry_wait_s: float = Field(10.0, gt=0)  # between tries while the hub is unreachable
+
+
+def default_worker_id(role: Role) -> str:
+    """`<role>-<host>`: stable across restarts, so a restarted worker finds its own spool."""
+    host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:40] or "host"
+    return f"{role}-{host}"
+
+
+@dataclass
+class Produced:
+    """What one batch of games gave."""
+
+    examples: Examples
+    n_games: int
+    eq_wins: int | None = None  # eval-aux: games the E[Q] player won
+    eq_margin_sum: float | None = None  # eval-aux: sum of its point margins
+
+
+class Producer(Protocol):
+    source: str  # shard source family
+
+    def produce(self, evaluator: ModelEvaluator, rng: np.random.Generator) -> Produced: ...
+
+
+class WeightsFollower:
+    """Holds the newest weights the hub has published, and the model built from them."""
+
+    def __init__(self, experiment: Experiment, device: str) -> None:
+        self.experiment = experiment
+        self.device = device
+        self.snapshot: WeightsSnapshot | None = None
+        self.evaluator: ModelEvaluator | None = None
+
+    def refresh(self) -> bool:
+        """Pull the weights if the hub has newer ones; True when they changed."""
+        revision = self.experiment.weights_revision()
+        if revision is None:
+            raise WorkerError(f"{self.experiment.name} has no weights on the hub")
+        if self.snapshot is not None and revision == self.snapshot.revision:
+            return False
+        snapshot = self.experiment.pull_weights(revision)
+        ckpt = checkpoint_from_dict(snapshot.load_checkpoint(), snapshot.checkpoint_path.name)
+        self.evaluator = ModelEvaluator(ckpt.build_model(), self.device)
+        self.snapshot = snapshot
+        log.info(
+            "weights: cycle %d, step %d (revision %s)",
+            snapshot.state.cycle,
+            snapshot.state.step,
+            snapshot.revision[:12],
+        )
+        return True
+
+
+class Worker:
+    def __init__(self, hub: Hub, options: WorkerOptions, producer: Producer) -> None:
+        self.options = options
+        self.producer = producer
+        self.experiment = Experiment(hub, options.experiment)
+        self.spool = Spool(options.spool_dir / options.experiment / options.worker_id)
+        self.follower = WeightsFollower(self.experiment, options.device)
+        self.pending: list[Produced] = []
+        self.seq = 0
+        self.batches = 0
+        self.games = 0
+
+    def run(self) -> None:
+        self._start()
+        rng = np.random.default_rng(self.options.seed)
+        last_upload = time.monotonic()
+        while self.options.max_batches is None or self.batches < self.options.max_batches:
+            if self.batches % self.options.check_weights_every == 0:
+                self._check_weights()
+            started = time.perf_counter()
+            produced = self.producer.produce(self.follower.evaluator, rng)
+            self.pending.append(produced)
+            self.batches += 1
+            self.games += produced.n_games
+            seconds = time.perf_counter() - started
+            log.info(
+                "batch %d: %d games, %d examples in %.1fs (%.2f games/s)",
+                self.batches,
+                produced.n_games,
+                len(produced.examples),
+                seconds,
+                produced.n_games / max(seconds, 1e-9),
+            )
+            if time.monotonic() - last_upload >= self.options.upload_interval_s:
+                self._spool_pending()
+                self._upload()
+                last_upload = time.monotonic()
+        self._spool_pending()
+        self._upload()
+
+    def _start(self) -> None:
+        """Wait out hub outages; fail at once on what waiting cannot fix."""
+        while True:
+            try:
+                if not self.experiment.exists():
+                    raise WorkerError(
+                        f"experiment {self.experiment.name} not found on "
+                        f"{self.experiment.hub.description}: create it first"
+                    )
+                self.follower.refresh()
+                break
+            except (HubAuthError, HubNotFoundError) as exc:
+                raise WorkerError(str(exc)) from None
+            except HubError as exc:
+                log.warning("hub unavailable at start-up (%s); retrying", exc)
+                time.sleep(self.options.retry_wait_s * (0.5 + random.random()))
+        leftovers = self.spool.pending()
+        if leftovers:
+            log.info("uploading %d shard(s) left in the spool by an earlier run", len(leftovers))
+            self._upload()
+
+    def _check_weights(self) -> None:
+        before = self.follower.snapshot
+        try:
+            changed = self.follower.refresh()
+        except HubError as exc:
+            log.warning("could not check for new weights (%s); keeping the current ones", exc)
+            return
+        if changed and self.pending:
+            self._spool_pending(before)  # the older model's games make their own shard
+
+    def _spool_pending(self, snapshot: WeightsSnapshot | None = None) -> None:
+        if not self.pending:
+            return
+        snapshot = snapshot or self.follower.snapshot
+        examples = Examples.concat([p.examples for p in self.pending])
+        n_games = sum(p.n_games for p in self.pending)
+        eq = [p for p in self.pending if p.eq_wins is not None]
+        now = datetime.now(UTC)
+        meta = ShardMeta(
+            source=self.producer.source,
+            model_cycle=snapshot.state.cycle,
+            model_step=snapshot.state.step,
+            weights_revision=snapshot.revision,
+            worker_id=self.options.worker_id,
+            created_at=now,
+            n_games=n_games,
+            n_examples=len(examples),
+            eq_win_rate=sum(p.eq_wins for p in eq) / n_games if eq else None,
+            eq_margin=sum(p.eq_margin_sum for p in eq) / n_games if eq else None,
+        )
+        self.seq += 1
+        self.spool.put(shard_name(self.options.worker_id, now, self.seq), examples, meta)
+        self.pending = []
+
+    def _upload(self) -> None:
+        """One commit for everything in the spool; on failure it stays for the next try."""
+        paths = self.spool.pending()
+        if not paths:
+            return
+        try:
+            self.experiment.upload_examples(self.producer.source, {p.name: p for p in paths})
+        except HubError as exc:
+            log.warning("upload of %d shard(s) failed (%s); kept for the next try", len(paths), exc)
+            return
+        self.spool.remove(paths)
+        log.info("uploaded %d shard(s): %s", len(paths), ", ".join(p.name for p in paths))
