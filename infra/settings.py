@@ -9,6 +9,9 @@
     ZEB_HF_PRIVATE           create missing repos private (default true)
     ZEB_HF_COMMITS_PER_HOUR  per-process commit budget per repo (default 100; HF allows ~128/h)
     ZEB_HF_CACHE_DIR         cache for pinned downloads (else huggingface_hub's cache)
+    ZEB_HF_RETRY_ATTEMPTS    tries of a transient failure before giving up (default 10)
+    ZEB_HF_RETRY_BASE_S      first backoff in seconds, doubling per try (default 2)
+    ZEB_HF_TIMEOUT_S         per-request timeout in seconds (default 60)
     ZEB_WANDB_MODE           `online`, `offline` or `disabled` (else `WANDB_MODE`; default `online`
                              if `WANDB_API_KEY` is set, else `offline`)
     WANDB_PROJECT            W&B project of new lineages (default `zeb`)
@@ -42,6 +45,9 @@ ENV_VARS: dict[str, str] = {
     "hf_private": "ZEB_HF_PRIVATE",
     "hf_commits_per_hour": "ZEB_HF_COMMITS_PER_HOUR",
     "hf_cache_dir": "ZEB_HF_CACHE_DIR",
+    "hf_retry_attempts": "ZEB_HF_RETRY_ATTEMPTS",
+    "hf_retry_base_s": "ZEB_HF_RETRY_BASE_S",
+    "hf_timeout_s": "ZEB_HF_TIMEOUT_S",
     "wandb_mode": "ZEB_WANDB_MODE",
     "wandb_project": "WANDB_PROJECT",
 }
@@ -77,6 +83,9 @@ class Settings(BaseModel):
     hf_private: bool = True
     hf_commits_per_hour: int = Field(100, ge=1, le=120)
     hf_cache_dir: Path | None = None
+    hf_retry_attempts: int = Field(10, ge=1, le=100)
+    hf_retry_base_s: float = Field(2.0, gt=0, le=600)
+    hf_timeout_s: float = Field(60.0, gt=0, le=3600)
     wandb_mode: TrackingMode = "offline"
     wandb_project: str = Field("zeb", min_length=1)
 
@@ -138,7 +147,7 @@ def make_hub(settings: Settings) -> Hub:
     if settings.hub == "local":
         return LocalHub(settings.hub_dir)
     from infra.hub.hf import HfHub  # imported here so local runs never load huggingface_hub
-    from infra.hub.retry import CommitBudget
+    from infra.hub.retry import CommitBudget, RetryPolicy
 
     if not settings.hf_weights_repo or not settings.hf_examples_repo:
         raise SettingsError("ZEB_HUB=hf needs ZEB_HF_WEIGHTS_REPO and ZEB_HF_EXAMPLES_REPO")
@@ -154,4 +163,6 @@ def make_hub(settings: Settings) -> Hub:
         private=settings.hf_private,
         cache_dir=settings.hf_cache_dir,
         budget=CommitBudget(per_window=settings.hf_commits_per_hour),
+        retry=RetryPolicy(attempts=settings.hf_retry_attempts, base_s=settings.hf_retry_base_s),
+        timeout_s=settings.hf_timeout_s,
     )

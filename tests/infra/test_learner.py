@@ -1,0 +1,138 @@
+"""The learner in-process on a LocalHub with synthetic shards: cycles, resume, controls, bad
+shards, pruning and pausing."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from infra.learner.options import LearnerOptions
+from infra.learner.service import Learner, LearnerError
+from tests.infra.learner_helpers import (
+    learner_options,
+    seed_experiment,
+    shard_bytes,
+    upload_shards,
+)
+from zeb_core.checkpoint import checkpoint_from_dict
+from zeb_core.shards import EVAL_AUX, SELFPLAY
+
+
+def _status(tmp_path) -> dict:
+    return json.loads((tmp_path / "cache" / "exp" / "status.json").read_text())
+
+
+def test_trains_cycles_publishes_and_counts(local_hub, tmp_path):
+    experiment, _ = seed_experiment(local_hub, tmp_path)
+    shards = upload_shards(experiment, [40, 30, 50])
+    Learner(local_hub, learner_options(tmp_path, max_cycles=3)).run()
+    state = experiment.read_state()
+    assert (state.cycle, state.step) == (3, 12)
+    status = _status(tmp_path)
+    assert sorted(status["ingested"]) == sorted(shards)
+    assert status["replay_selfplay"] == sum(shards.values())
+    snap = experiment.pull_weights()
+    assert checkpoint_from_dict(snap.load_checkpoint()).epoch == 3
+    assert state.total_games == sum(max(1, n // 28) for n in shards.values())
+
+
+def test_restart_resumes_warm_without_double_ingest(local_hub, tmp_path, caplog):
+    experiment, _ = seed_experiment(local_hub, tmp_path)
+    shards = upload_shards(experiment, [60, 60])
+    Learner(local_hub, learner_options(tmp_path, max_cycles=1)).run()
+    shards |= upload_shards(experiment, [25], first_seq=10)
+    caplog.set_level(logging.INFO, logger="zeb.learner")
+    learner = Learner(local_hub, learner_options(tmp_path, max_cycles=1))
+    learner.run()
+    assert "continue warm" in caplog.text
+    assert experiment.read_state().cycle == 2
+    assert learner.trainer.steps == 8  # the optimizer's step count survived the restart
+    assert learner.trainer.optimizer.state  # Adam moments restored
+    status = _status(tmp_path)
+    assert status["selfplay_added"] == status["replay_selfplay"] == sum(shards.values())
+
+
+def test_bad_shards_are_set_aside_and_training_continues(local_hub, tmp_path, caplog):
+    experiment, _ = seed_experiment(local_hub, tmp_path)
+    upload_shards(experiment, [80])
+    name, good = shard_bytes(30, 7)
+    bad = {
+        "w1-20260101T000100Z-000100.npz": b"this is not a zip file",
+        "w1-20260101T000101Z-000101.npz": good[: len(good) // 2],
+    }
+    experiment.upload_examples(SELFPLAY, bad)
+    caplog.set_level(logging.WARNING, logger="zeb.learner")
+    Learner(local_hub, learner_options(tmp_path, max_cycles=1)).run()
+    status = _status(tmp_path)
+    assert len(status["rejected"]) == 2 and status["replay_selfplay"] == 80
+    for path in status["rejected"]:
+        assert f"set aside shard {path}" in caplog.text
+    assert experiment.read_state().cycle == 1
+
+
+def test_wrong_version_shard_is_set_aside(local_hub, tmp_path):
+    experiment, _ = seed_experiment(local_hub, tmp_path)
+    upload_shards(experiment, [80])
+    name, data = shard_bytes(30, 7, shard_format=9)
+    experiment.upload_examples(SELFPLAY, {name: data})
+    Learner(local_hub, learner_options(tmp_path, max_cycles=1)).run()
+    (reason,) = _status(tmp_path)["rejected"].values()
+    assert "format" in reason and name in reason
+
+
+def test_live_controls_mix_eval_aux(local_hub, tmp_path):
+    experiment, _ = seed_experiment(local_hub, tmp_path)
+    upload_shards(experiment, [100])
+    upload_shards(experiment, [100], first_seq=50, source=EVAL_AUX)
+    Learner(local_hub, learner_options(tmp_path, max_cycles=1)).run()
+    assert _status(tmp_path)["train/eval_aux_fraction"] == 0.0  # stage 0: eval-aux off
+    experiment.update_controls(eval_aux_enabled=True, eval_aux_batch_fraction=0.25)
+    Learner(local_hub, learner_options(tmp_path, max_cycles=1)).run()
+    status = _status(tmp_path)
+    assert status["train/eval_aux_fraction"] == pytest.approx(0.25)
+    assert status["eval_aux/seen"] == 100 and status["loss/eval_aux/policy"] >= 0
+
+
+def test_flags_write_controls_and_prune_keeps_newest(local_hub, tmp_path):
+    experiment, _ = seed_experiment(local_hub, tmp_path)
+    shards = upload_shards(experiment, [30] * 5)
+    options = learner_options(tmp_path, max_cycles=1, keep_example_files=2, eval_aux_enabled=True)
+    Learner(local_hub, options).run()
+    assert experiment.read_state().controls.eval_aux_enabled
+    left = [f.path for f in experiment.list_examples()[SELFPLAY]]
+    assert left == sorted(shards)[-2:]
+
+
+def test_waits_for_min_buffer_then_pauses_without_new_shards(local_hub, tmp_path, caplog):
+    experiment, _ = seed_experiment(local_hub, tmp_path)
+    upload_shards(experiment, [20])
+    caplog.set_level(logging.INFO, logger="zeb.learner")
+    learner = Learner(local_hub, learner_options(tmp_path, min_buffer=50, max_example_age_s=60))
+    learner.start()
+    assert not learner._ready_to_train() and "waiting for self-play examples: 20 of 50" in caplog.text
+    upload_shards(experiment, [40], first_seq=5)
+    assert learner._ready_to_train()
+    learner.ingestor.last_new_at = time.monotonic() - 61
+    assert not learner._ready_to_train() and "paused: no new shard" in caplog.text
+
+
+def test_unknown_experiment_and_ignored_checkpoint(local_hub, tmp_path, caplog):
+    with pytest.raises(LearnerError, match="not found .*--checkpoint"):
+        Learner(local_hub, learner_options(tmp_path)).start()
+    experiment, ckpt = seed_experiment(local_hub, tmp_path)
+    other = tmp_path / "other.pt"
+    torch.save(torch.load(ckpt, weights_only=True), other)
+    caplog.set_level(logging.WARNING)
+    Learner(local_hub, learner_options(tmp_path, checkpoint=other)).start()
+    assert "ignoring checkpoint" in caplog.text and "hub is authoritative" in caplog.text
+
+
+def test_options_reject_unknown_keys():
+    with pytest.raises(ValueError):
+        LearnerOptions(experiment="x", colour="red")
+    assert np.isclose(LearnerOptions(experiment="x").lr, 1e-4)

@@ -1,0 +1,108 @@
+"""Workers in-process: shards per upload interval and per model, the spool, hub faults."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+
+from infra.worker.evalaux import EvalAuxProducer
+from infra.worker.loop import Produced, Worker, WorkerError, WorkerOptions
+from tests.infra.learner_helpers import seed_experiment, shard_bytes
+from zeb_core.checkpoint import init_checkpoint
+from zeb_core.shards import EVAL_AUX, SELFPLAY, shard_from_bytes, synthetic_examples
+
+
+class FakeProducer:
+    """Synthetic examples; optionally runs a hook (e.g. a learner publishing) before a batch."""
+
+    source = SELFPLAY
+
+    def __init__(self, hooks=None):
+        self.hooks = hooks or {}
+        self.calls = 0
+
+    def produce(self, evaluator, rng):
+        self.calls += 1
+        if self.calls in self.hooks:
+            self.hooks[self.calls]()
+        return Produced(examples=synthetic_examples(30, rng), n_games=2)
+
+
+def _options(tmp_path, **kw) -> WorkerOptions:
+    values = dict(experiment="exp", worker_id="w1", device="cpu", seed=1,
+                  upload_interval_s=0, spool_dir=tmp_path / "spool", max_batches=2,
+                  retry_wait_s=0.01)  # fmt: skip
+    values.update(kw)
+    return WorkerOptions(**values)
+
+
+def _shards(experiment, source=SELFPLAY):
+    files = experiment.list_examples().get(source, [])
+    return [shard_from_bytes(experiment.read_example(f.path), f.path) for f in files]
+
+
+def test_evalaux_worker_plays_eq_against_the_model(local_hub, tmp_path):
+    experiment, _ = seed_experiment(local_hub, tmp_path)
+    Worker(local_hub, _options(tmp_path, max_batches=1), EvalAuxProducer(1, worlds=2)).run()
+    (shard,) = _shards(experiment, EVAL_AUX)
+    meta = shard.meta
+    assert meta.source == EVAL_AUX and meta.n_games == 2 and meta.n_examples == 56
+    assert meta.weights_revision == experiment.weights_revision() and meta.model_cycle == 0
+    assert 0 <= meta.eq_win_rate <= 1 and meta.eq_margin is not None
+    assert set(np.unique(shard.examples.value)) <= {-1.0, 0.0, 1.0}
+
+
+def test_one_shard_per_interval_and_per_model(local_hub, tmp_path):
+    experiment, _ = seed_experiment(local_hub, tmp_path)
+
+    def learner_publishes():  # new weights appear while the worker plays its 3rd batch
+        state = experiment.read_state().model_copy(update={"cycle": 5, "step": 500})
+        buf = io.BytesIO()
+        torch.save(init_checkpoint("small", belief_head=True, seed=1).to_dict(), buf)
+        experiment.publish_weights(buf.getvalue(), {}, state)
+
+    options = _options(tmp_path, max_batches=4, upload_interval_s=3600)
+    Worker(local_hub, options, FakeProducer({3: learner_publishes})).run()
+    shards = sorted(_shards(experiment), key=lambda s: s.meta.created_at)
+    assert [(s.meta.model_cycle, s.meta.n_games) for s in shards] == [(0, 6), (5, 2)]
+    assert shards[1].meta.model_step == 500
+    assert all(s.meta.n_examples == len(s.examples) for s in shards)
+
+
+def test_spool_leftovers_are_uploaded_first(local_hub, tmp_path):
+    experiment, _ = seed_experiment(local_hub, tmp_path)
+    spool = tmp_path / "spool" / "exp" / "w1"
+    spool.mkdir(parents=True)
+    name, data = shard_bytes(20, 3)
+    (spool / name).write_bytes(data)
+    Worker(local_hub, _options(tmp_path, max_batches=1), FakeProducer()).run()
+    names = [f.name for f in experiment.list_examples()[SELFPLAY]]
+    assert name in names and len(names) == 2
+    assert not list(spool.glob("*.npz"))
+
+
+def test_unknown_experiment_is_a_one_line_error(local_hub, tmp_path):
+    with pytest.raises(WorkerError, match="experiment exp not found") as exc:
+        Worker(local_hub, _options(tmp_path), FakeProducer()).run()
+    assert "\n" not in str(exc.value)
+
+
+def test_worker_rides_out_hub_faults(fake_hf, hf_hub_factory, tmp_path):
+    from infra.hub.retry import RetryPolicy
+
+    hub = hf_hub_factory(fake_hf, tmp_path, retry=RetryPolicy(attempts=3, base_s=0.001, max_s=0.01))
+    experiment, _ = seed_experiment(hub, tmp_path)
+    # Start-up: the first look at the hub meets a 429 and a 503; the client retries them.
+    fake_hf.add_fault("429", path="/api/models/zeb-test/weights", times=1)
+    fake_hf.add_fault("503", path="/api/models/zeb-test/weights", times=1)
+    # Mid-run: the first upload fails past the retries (3 x 500): its shard waits in the spool.
+    fake_hf.add_fault("500", path="/api/models/zeb-test/examples/commit", method="POST", times=3)
+    fake_hf.add_fault("timeout", path="/api/models/zeb-test/examples/commit", times=1, delay_s=1.5)
+    Worker(hub, _options(tmp_path, max_batches=3), FakeProducer()).run()
+    shards = _shards(experiment)
+    assert len(shards) == 3 and sum(s.meta.n_games for s in shards) == 6
+    assert fake_hf.count("POST", "examples/commit") >= 5  # the failed tries happened
+    assert all(f.times == 0 for f in fake_hf.faults)  # every injected fault was met
