@@ -1,0 +1,33 @@
+"""The learner on a flaky Hugging Face hub (fake server on 127.0.0.1): it waits out 429s, 5xx
+and timeouts at start-up and mid-run, and loses no shard."""
+
+from __future__ import annotations
+
+import json
+
+from infra.hub.retry import RetryPolicy
+from infra.learner.service import Learner
+from tests.infra.learner_helpers import learner_options, seed_experiment, upload_shards
+
+
+def test_learner_rides_out_hub_faults(fake_hf, hf_hub_factory, tmp_path):
+    hub = hf_hub_factory(fake_hf, tmp_path, retry=RetryPolicy(attempts=3, base_s=0.001, max_s=0.01))
+    experiment, _ = seed_experiment(hub, tmp_path)
+    shards = upload_shards(experiment, [40, 40, 40])
+    weights, examples = "/api/models/zeb-test/weights", "zeb-test/examples"
+    # Start-up: reading the state meets a 429 then a 502 (retried inside the hub client).
+    fake_hf.add_fault("429", path=weights, times=1)
+    fake_hf.add_fault("502", path=weights, times=1)
+    # Mid-run: listing shards fails past the retries once, a download times out once, and the
+    # first publish fails past the retries (the next cycle publishes again).
+    fake_hf.add_fault("500", path=f"{examples}/tree", times=3)
+    fake_hf.add_fault("timeout", path=f"{examples}/resolve", times=1, delay_s=1.5)
+    fake_hf.add_fault("503", path="weights/commit", method="POST", times=3)
+    learner = Learner(hub, learner_options(tmp_path, max_cycles=3, poll_interval_s=0.01))
+    learner.run()
+    assert all(f.times == 0 for f in fake_hf.faults)
+    status = json.loads((tmp_path / "cache" / "exp" / "status.json").read_text())
+    assert sorted(status["ingested"]) == sorted(shards)
+    assert status["replay_selfplay"] == sum(shards.values())
+    state = experiment.read_state()
+    assert state.cycle == 3 and state.step == 12  # published despite the failed first push
