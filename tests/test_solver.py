@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zeb_core.engine import GameState, legal_mask, new_games, step
+from zeb_core.engine import GameState, from_deals, legal_mask, new_games, step
 from zeb_core.players import RandomPlayer
 from zeb_core.rules import TOTAL_POINTS
 from zeb_core.solver import SolveResult, TranspositionTable, solve_states
@@ -113,3 +113,13 @@ def test_finished_games_have_no_points_to_come() -> None:
     state = random_positions(np.random.default_rng(3), 4, 28)
     res = solve_states(state)
     assert (res.value == 0).all() and np.isneginf(res.action_values).all()
+
+
+def test_hand_worked_all_trumps_take_every_trick() -> None:
+    """Seat 0 holds all seven 6s with 6s trump: it wins every trick whoever leads."""
+    hands = [list(range(21, 28)), list(range(0, 7)), list(range(7, 14)), list(range(14, 21))]
+    for leader, want in ((0, 42), (1, 0)):
+        state = from_deals(np.array([hands]), 6, leader)
+        res = solve_states(state)
+        assert res.value[0] == want
+        np.testing.assert_array_equal(res.action_values[0], np.full(7, want))

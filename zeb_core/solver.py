@@ -177,15 +177,8 @@ def _probe(pos, seat, remaining, alpha, beta, decl, hands, ledt, rank, pts, tt_k
     if remaining == 0:
         return True, 0, alpha, beta, 0, 0, _NONE
     if _popcount(remaining) == 4:
-        return (
-            True,
-            _last_trick(remaining, seat, decl, hands, ledt, rank, pts),
-            alpha,
-            beta,
-            0,
-            0,
-            0,
-        )
+        value = _last_trick(remaining, seat, decl, hands, ledt, rank, pts)
+        return True, value, alpha, beta, 0, 0, _NONE
     top = _points_left(remaining, pts)
     if alpha >= top:
         return True, top, alpha, beta, 0, 0, _NONE
@@ -220,6 +213,14 @@ def _store(fr, tt_key, tt_lo, tt_hi, tt_move):
 
 
 @njit(cache=True)
+def _frame(f, pos, seat, led, ws, wr, tp, rem, alpha, beta, key, idx, best, best_move, n):
+    f[F_POS], f[F_SEAT], f[F_LED], f[F_WS], f[F_WR] = pos, seat, led, ws, wr
+    f[F_TP], f[F_REM] = tp, rem
+    f[F_ALPHA], f[F_BETA], f[F_A0], f[F_B0] = alpha, beta, alpha, beta
+    f[F_KEY], f[F_IDX], f[F_BEST], f[F_BM], f[F_N], f[F_I] = key, idx, best, best_move, n, 0
+
+
+@njit(cache=True)
 def _search(
     pos, seat, led, ws, wr, tp, rem, alpha, beta,
     decl, hands, follow, ledt, rank, pts, tt_key, tt_lo, tt_hi, tt_move, gen,
@@ -248,8 +249,9 @@ def _search(
             if moves == 0:
                 moves = hand
             n = _order(moves, pos, seat, led, ws, wr, first, decl, ledt, rank, pts, buf[top])
-            f = fr[top]
-            f[F_POS], f[F_SEAT], f[F_LED], f[F_WS], f[F_WR], f[F_TP], f[F_REM] = (
+            best = -1 if (seat & 1) == 0 else 1000
+            _frame(
+                fr[top],
                 pos,
                 seat,
                 led,
@@ -257,16 +259,14 @@ def _search(
                 wr,
                 tp,
                 rem,
-            )
-            f[F_ALPHA], f[F_BETA], f[F_A0], f[F_B0], f[F_KEY], f[F_IDX] = (
-                alpha,
-                beta,
                 alpha,
                 beta,
                 key,
                 idx,
+                best,
+                buf[top, 0],
+                n,
             )
-            f[F_BEST], f[F_BM], f[F_N], f[F_I] = -1 if (seat & 1) == 0 else 1000, buf[top, 0], n, 0
             mode = _NEXT
         elif mode == _NEXT:
             f = fr[top]
@@ -302,21 +302,6 @@ def _search(
 
 
 @njit(cache=True)
-def _after(
-    d, pos, seat, led, win_seat, win_rank, trick_pts, remaining, top,
-    decl, hands, follow, ledt, rank, pts, tt_key, tt_lo, tt_hi, tt_move, gen,
-):  # fmt: skip
-    """Exact team-0 points from the current trick on once `seat` plays domino d."""
-    pos, seat, led, ws, wr, tp, rest, gain = _child(
-        d, pos, seat, led, win_seat, win_rank, trick_pts, remaining, decl, ledt, rank, pts
-    )
-    return gain + _search(
-        pos, seat, led, ws, wr, tp, rest, -1 - gain, top + 1 - gain,
-        decl, hands, follow, ledt, rank, pts, tt_key, tt_lo, tt_hi, tt_move, gen,
-    )  # fmt: skip
-
-
-@njit(cache=True)
 def _solve_batch(
     decl, hands, remaining, pos, mover, led, win_seat, win_rank, trick_pts, gens, all_actions,
     follow, ledt, rank, pts, tt_key, tt_lo, tt_hi, tt_move,
@@ -348,10 +333,10 @@ def _solve_batch(
         best = -1 if maximize else 1000
         for d in range(N_DOMINOES):
             if (moves >> d) & 1:
-                v = _after(
-                    d, p, seat, led[b], win_seat[b], win_rank[b], trick_pts[b], remaining[b],
-                    top, *args,
-                )  # fmt: skip
+                c = _child(d, p, seat, led[b], win_seat[b], win_rank[b], trick_pts[b], remaining[b],
+                           dc, ledt, rank, pts)  # fmt: skip
+                gain = c[7]  # exact value of the child: a full window
+                v = gain + _search(*c[:7], -1 - gain, top + 1 - gain, *args)
                 per_domino[b, d] = v
                 best = max(best, v) if maximize else min(best, v)
         value[b] = best
