@@ -16,6 +16,7 @@ from rich.table import Table
 from flows.cli_hub import hub_app
 from flows.cli_learner import learner_command
 from flows.cli_run import worker_app
+from flows.demo import demo_command
 
 app = typer.Typer(
     help="zeb: train and evaluate Texas 42 agents by self-play.",
@@ -30,6 +31,7 @@ app.add_typer(checkpoint_app, name="checkpoint")
 app.add_typer(hub_app, name="hub")
 app.add_typer(worker_app, name="worker")
 app.command("learner")(learner_command)
+app.command("demo")(demo_command)
 err = Console(stderr=True)
 
 

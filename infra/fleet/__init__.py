@@ -1,0 +1,1 @@
+"""Fleets of workers: `Fleet` has up(n), status(), replace(worker), down()."""
