@@ -70,6 +70,7 @@ def worker_selfplay(
     exp: str = ExpOption,
     worker_id: str = typer.Option(None, help="Stable id (default selfplay-<host>); names shards."),
     sims: int = typer.Option(200, help="MCTS simulations per decision."),
+    worlds: int = typer.Option(None, help="Sampled deals per decision (default min(8, sims))."),
     games_in_flight: int = typer.Option(
         128, help="Games advanced together (one network call per wave)."
     ),
@@ -100,7 +101,10 @@ def worker_selfplay(
     )  # fmt: skip
     try:
         config = MCTSConfig(
-            simulations=sims, games_in_flight=games_in_flight, node_capacity=node_capacity
+            simulations=sims,
+            worlds=worlds or min(MCTSConfig.worlds, sims),
+            games_in_flight=games_in_flight,
+            node_capacity=node_capacity,
         )
     except ValueError as exc:
         raise _fail(str(exc)) from None

@@ -63,7 +63,7 @@ def demo_command(
         fleets[0].up(workers)
         if eval_aux:
             fleets[1].up(1)
-        _follow(learner, home / "cache" / exp / "status.json", target)
+        _follow(learner, home / "cache" / exp / "status.json", target, fleets)
     finally:
         for fleet in fleets:
             fleet.down()
@@ -105,11 +105,12 @@ def _start_learner(
     )
 
 
-def _follow(learner: subprocess.Popen, status_file: Path, target: int) -> None:
+def _follow(learner: subprocess.Popen, status_file: Path, target: int, fleets) -> None:
     shown = -1
     with console.status("waiting for the first self-play examples...") as status:
         while learner.poll() is None:
             time.sleep(1)
+            _check_workers(fleets)
             if not status_file.is_file():
                 continue
             info = json.loads(status_file.read_text())
@@ -120,6 +121,18 @@ def _follow(learner: subprocess.Popen, status_file: Path, target: int) -> None:
                     f"{info['replay_selfplay']} self-play examples, {len(info['ingested'])} shards"
                 )
                 status.update(f"training cycle {shown + 1}...")
+
+
+def _check_workers(fleets) -> None:
+    """A demo cannot go on without its workers: stop with the failed worker's last words."""
+    for fleet in fleets:
+        for worker in fleet.status():
+            if worker.state == "error":
+                tail = worker.log.read_text().strip().splitlines()[-3:]
+                console.print(f"[red]{worker.name} failed[/red] ({worker.log}):")
+                for line in tail:
+                    console.print(f"  {line}", highlight=False)
+                raise typer.Exit(1)
 
 
 def _final_report(experiment, eval_games: int) -> None:

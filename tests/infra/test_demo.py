@@ -15,7 +15,7 @@ def test_demo_runs_an_experiment_end_to_end(tmp_path):
     args += ["--sims", "4", "--eval-games", "20", "--eval-aux"]
     done = subprocess.run(
         [*ZEB, *args], env=base_env(tmp_path), cwd=tmp_path, capture_output=True, text=True,
-        timeout=600,
+        timeout=420,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert "cycle 2/2" in done.stderr and "demo at cycle 2 (greedy)" in done.stdout
