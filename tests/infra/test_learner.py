@@ -114,7 +114,9 @@ def test_waits_for_min_buffer_then_pauses_without_new_shards(local_hub, tmp_path
     caplog.set_level(logging.INFO, logger="zeb.learner")
     learner = Learner(local_hub, learner_options(tmp_path, min_buffer=50, max_example_age_s=60))
     learner.start()
-    assert not learner._ready_to_train() and "waiting for self-play examples: 20 of 50" in caplog.text
+    assert (
+        not learner._ready_to_train() and "waiting for self-play examples: 20 of 50" in caplog.text
+    )
     upload_shards(experiment, [40], first_seq=5)
     assert learner._ready_to_train()
     learner.ingestor.last_new_at = time.monotonic() - 61
