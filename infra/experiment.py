@@ -71,8 +71,10 @@ class Controls(_Strict):
     eval_aux_policy_weight: float = Field(0.0, ge=0.0)  # eval-aux trains value and belief only
     eval_aux_value_weight: float = Field(1.0, ge=0.0)
     eval_aux_belief_weight: float = Field(0.5, ge=0.0)
-    eval_aux_max_model_lag: int = Field(400, ge=0)  # drop examples older than this many steps
-    eval_aux_lag_half_life: float = Field(200.0, gt=0.0)  # weight halves every this many steps
+    eval_aux_max_model_lag: int = Field(400, ge=0)  # drop shards older than this many cycles
+    eval_aux_lag_half_life: float = Field(
+        200.0, gt=0.0
+    )  # keep weight halves every this many cycles
     eval_aux_min_keep_weight: float = Field(0.10, ge=0.0, le=1.0)  # floor of that weight
 
     @classmethod
