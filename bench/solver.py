@@ -22,17 +22,20 @@ from zeb_core.players import RandomPlayer
 from zeb_core.solver import TranspositionTable, solve_states
 
 
-def time_full_deals(n_deals: int, table: TranspositionTable, actions: bool) -> np.ndarray:
-    """Milliseconds per full-deal solve from the opening lead, one deal at a time."""
+def time_full_deals(
+    n_deals: int, table: TranspositionTable, actions: bool
+) -> tuple[np.ndarray, float]:
+    """Milliseconds per full-deal solve from the opening lead, one deal at a time; mean nodes."""
     deals = new_games(np.random.default_rng(2024), n_deals)
     solve_states(deals.take([0]), actions=actions, table=table)  # compile / load the cache
     ms = np.zeros(n_deals)
+    table.nodes[:] = 0
     for g in range(n_deals):
         one = deals.take([g])
         start = time.process_time()
         solve_states(one, actions=actions, table=table)
         ms[g] = (time.process_time() - start) * 1e3
-    return ms
+    return ms, float(table.nodes[0]) / n_deals
 
 
 def time_eq_decisions(n_games: int, worlds: int) -> tuple[np.ndarray, np.ndarray]:
@@ -61,10 +64,11 @@ def main() -> None:
     args = parser.parse_args()
 
     table = TranspositionTable()
-    root_ms = time_full_deals(args.deals, table, actions=False)
+    root_ms, root_nodes = time_full_deals(args.deals, table, actions=False)
     print(f"full-deal root value ({args.deals} deals): median {np.median(root_ms):.2f} ms, "
-          f"p90 {np.percentile(root_ms, 90):.2f} ms, max {root_ms.max():.1f} ms")  # fmt: skip
-    all_ms = time_full_deals(args.deals, table, actions=True)
+          f"p90 {np.percentile(root_ms, 90):.2f} ms, max {root_ms.max():.1f} ms, "
+          f"{root_nodes:.0f} nodes on average")  # fmt: skip
+    all_ms, all_nodes = time_full_deals(args.deals, table, actions=True)
     print(f"full-deal value of all 7 leads: median {np.median(all_ms):.2f} ms")
     eq_s, choice = time_eq_decisions(args.eq_games, args.worlds)
     print(f"E[Q] n={args.worlds}: {eq_s.mean():.3f} s per decision over all {eq_s.size} decisions "
@@ -79,7 +83,9 @@ def main() -> None:
     figures = {
         "solve_root_median_ms": round(float(np.median(root_ms)), 3),
         "solve_root_p90_ms": round(float(np.percentile(root_ms, 90)), 3),
+        "solve_root_mean_nodes": round(root_nodes),
         "solve_all_leads_median_ms": round(float(np.median(all_ms)), 3),
+        "solve_all_leads_mean_nodes": round(all_nodes),
         "eq_worlds": args.worlds,
         "eq_decision_mean_s": round(float(eq_s.mean()), 4),
         "eq_decision_with_choice_mean_s": round(float(eq_s[choice].mean()), 4),

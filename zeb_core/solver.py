@@ -7,8 +7,8 @@ movers minimize it. Points already won never change optimal play, so they are no
 Hands are 28-bit sets of domino ids. Within one position the owner of every domino is fixed, so
 the set of unplayed dominoes plus the seat to lead identifies a trick-boundary position exactly:
 that is the transposition-table key (with a per-position generation tag, so the table is never
-cleared). Moves are ordered: table move first at a lead, then plays that win the trick cheaply or
-smear count to a partner who is winning.
+cleared). Moves are ordered: the table move first at a lead, then the strongest leads; a follower
+tries to win the trick cheaply, or smears count to a partner who is winning.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ class TranspositionTable:
         self.lo = np.zeros(size, dtype=np.int8)
         self.hi = np.zeros(size, dtype=np.int8)
         self.move = np.zeros(size, dtype=np.int8)
+        self.nodes = np.zeros(1, dtype=np.int64)  # search nodes so far (for benchmarks)
         self.generation = 0  # each solved position gets fresh keys
 
     @property
@@ -106,7 +107,7 @@ def _order(moves, pos, seat, led, win_seat, win_rank, first, decl, ledt, rank, p
         if d == first:
             s = 1000
         elif pos == 0:
-            s = rank[decl, ledt[decl, d], d] + 2 * pts[d]
+            s = rank[decl, ledt[decl, d], d]  # strong leads first (fewest nodes of those tried)
         else:
             r = rank[decl, led, d]
             if (win_seat & 1) == (seat & 1):  # partner winning: smear count, do not overtake
@@ -223,7 +224,7 @@ def _frame(f, pos, seat, led, ws, wr, tp, rem, alpha, beta, key, idx, best, best
 @njit(cache=True)
 def _search(
     pos, seat, led, ws, wr, tp, rem, alpha, beta,
-    decl, hands, follow, ledt, rank, pts, tt_key, tt_lo, tt_hi, tt_move, gen,
+    decl, hands, follow, ledt, rank, pts, tt_key, tt_lo, tt_hi, tt_move, stats, gen,
 ):  # fmt: skip
     """Team-0 points from the current trick on: fail-soft alpha-beta on an explicit stack.
 
@@ -244,6 +245,7 @@ def _search(
                 mode = _RETURN
                 continue
             top += 1
+            stats[0] += 1
             hand = hands[seat] & rem
             moves = hand if pos == 0 else hand & follow[decl, led]
             if moves == 0:
@@ -304,19 +306,18 @@ def _search(
 @njit(cache=True)
 def _solve_batch(
     decl, hands, remaining, pos, mover, led, win_seat, win_rank, trick_pts, gens, all_actions,
-    follow, ledt, rank, pts, tt_key, tt_lo, tt_hi, tt_move,
+    follow, ledt, rank, pts, tt_key, tt_lo, tt_hi, tt_move, stats,
 ):  # fmt: skip
-    """Team-0 points to come at each root and, if all_actions, after each legal domino.
-
-    Returns (value [B], per_domino [B, 28] with -1 where the domino is not a legal play).
-    """
+    """Team-0 points to come at each root (value [B]) and, if all_actions, after each legal
+    domino (per_domino [B, 28], -1 where the domino is not a legal play)."""
     n = decl.size
     value = np.zeros(n, np.int64)
     per_domino = np.full((n, N_DOMINOES), -1, np.int64)
     for b in range(n):
         if remaining[b] == 0 and pos[b] == 0:
             continue
-        args = (decl[b], hands[b], follow, ledt, rank, pts, tt_key, tt_lo, tt_hi, tt_move, gens[b])
+        args = (decl[b], hands[b], follow, ledt, rank, pts, tt_key, tt_lo, tt_hi, tt_move, stats,
+                gens[b])  # fmt: skip
         top = _points_left(remaining[b], pts) + trick_pts[b] + (1 if pos[b] > 0 else 0)
         if not all_actions:
             value[b] = _search(
@@ -355,7 +356,7 @@ def solve_states(
     root = _roots(state)
     value0, per_domino = _solve_batch(
         *root, table.next_generations(state.batch_size), actions,
-        _FOLLOW_MASKS, _LED, _RANK, _PTS, table.key, table.lo, table.hi, table.move,
+        _FOLLOW_MASKS, _LED, _RANK, _PTS, table.key, table.lo, table.hi, table.move, table.nodes,
     )  # fmt: skip
     left = TOTAL_POINTS - state.team_points.sum(axis=1).astype(np.int64)  # not yet awarded
     team1 = (state.to_move % 2 == 1) & ~state.done
