@@ -18,6 +18,7 @@ from zeb_core.shards import (
     SELFPLAY,
     ShardError,
     ShardMeta,
+    atomic_open,
     read_shard,
     shard_from_bytes,
     shard_name,
@@ -210,3 +211,12 @@ def check_rejected(data: bytes, reason: str) -> None:
     assert "\n" not in message
     assert message.startswith("EXP/selfplay-mcts/w0-x-000001.npz: ")
     assert reason in message
+
+
+def test_an_interrupted_write_keeps_the_old_file_and_no_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "s.npz"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError), atomic_open(target) as f:
+        f.write(b"half a shard")
+        raise RuntimeError("killed mid-write")
+    assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["s.npz"]

@@ -274,10 +274,11 @@ class _CacheMeta(BaseModel):
 
 def _read_cache(path: Path) -> tuple[_CacheMeta, dict[str, np.ndarray]]:
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        # Our own handle: np.load(path) leaks its file when the archive is truncated.
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
     except Exception as exc:  # missing, truncated, corrupt: all mean "start from empty"
-        raise ReplayCacheError(f"{path}: unreadable replay cache ({exc})") from None
+        raise ReplayCacheError(f"{path}: unreadable replay cache ({_first_line(exc)})") from None
     try:
         raw = json.loads(str(arrays.pop("meta")))
         if raw.get("format") != REPLAY_CACHE_FORMAT:
