@@ -98,7 +98,7 @@ def _sample_owners(allowed, caps, uniforms):
     return owners, True
 
 
-def deal_count(state: GameState, observer: int | None = None) -> np.ndarray:
+def deal_count(state: GameState, observer: int | np.ndarray | None = None) -> np.ndarray:
     """[B] number of consistent deals of the hidden dominoes (for tests and diagnostics)."""
     obs = _observers(state, observer)
     hidden, capacity, allowed = hidden_info(state, obs)
