@@ -15,6 +15,7 @@ import typer
 from infra.experiment import ExperimentError
 from infra.hub.base import Hub
 from infra.settings import Settings, SettingsError, load_settings, make_hub
+from infra.worker import DEFAULT_UPLOAD_INTERVAL_S
 
 worker_app = typer.Typer(
     help="Run a worker that plays games and uploads example shards.", no_args_is_help=True
@@ -62,7 +63,16 @@ def _run_worker(hub: Hub, options, producer) -> None:
         raise _fail(str(exc)) from None
 
 
+# Options every worker shares.
 ExpOption = typer.Option(..., "--exp", help="Experiment name (the hub namespace).")
+UploadIntervalOption = typer.Option(
+    DEFAULT_UPLOAD_INTERVAL_S, help="Seconds between uploads (one shard, one commit)."
+)
+CheckWeightsOption = typer.Option(1, help="Batches between looks for new weights.")
+MaxBatchesOption = typer.Option(None, help="Stop after this many batches (default: forever).")
+SpoolDirOption = typer.Option(Path(".zeb/spool"), help="Local folder for shards awaiting upload.")
+DeviceOption = typer.Option("auto", help="auto (CUDA when present), cpu or cuda.")
+SeedOption = typer.Option(None, help="Seed (default: fresh entropy).")
 
 
 @worker_app.command("selfplay")
@@ -76,18 +86,12 @@ def worker_selfplay(
     ),
     node_capacity: int = typer.Option(512, help="Nodes per search tree."),
     games_per_batch: int = typer.Option(128, help="Games played between weight checks."),
-    upload_interval: float = typer.Option(
-        480.0, help="Seconds between uploads (one shard, one commit)."
-    ),
-    check_weights_every: int = typer.Option(1, help="Batches between looks for new weights."),
-    max_batches: int = typer.Option(
-        None, help="Stop after this many batches (default: run forever)."
-    ),
-    spool_dir: Path = typer.Option(
-        Path(".zeb/spool"), help="Local folder for shards awaiting upload."
-    ),
-    device: str = typer.Option("auto", help="auto (CUDA when present), cpu or cuda."),
-    seed: int = typer.Option(None, help="Seed (default: fresh entropy)."),
+    upload_interval: float = UploadIntervalOption,
+    check_weights_every: int = CheckWeightsOption,
+    max_batches: int = MaxBatchesOption,
+    spool_dir: Path = SpoolDirOption,
+    device: str = DeviceOption,
+    seed: int = SeedOption,
 ) -> None:
     """Self-play with MCTS and the newest weights; upload shards of source selfplay-mcts."""
     from infra.worker.selfplay import SelfPlayProducer
@@ -119,18 +123,12 @@ def worker_evalaux(
     deals_per_batch: int = typer.Option(
         8, help="Deals per batch (each played with sides swapped)."
     ),
-    upload_interval: float = typer.Option(
-        480.0, help="Seconds between uploads (one shard, one commit)."
-    ),
-    check_weights_every: int = typer.Option(1, help="Batches between looks for new weights."),
-    max_batches: int = typer.Option(
-        None, help="Stop after this many batches (default: run forever)."
-    ),
-    spool_dir: Path = typer.Option(
-        Path(".zeb/spool"), help="Local folder for shards awaiting upload."
-    ),
-    device: str = typer.Option("auto", help="auto (CUDA when present), cpu or cuda."),
-    seed: int = typer.Option(None, help="Seed (default: fresh entropy)."),
+    upload_interval: float = UploadIntervalOption,
+    check_weights_every: int = CheckWeightsOption,
+    max_batches: int = MaxBatchesOption,
+    spool_dir: Path = SpoolDirOption,
+    device: str = DeviceOption,
+    seed: int = SeedOption,
 ) -> None:
     """The E[Q] player against the current model; upload shards of source eval-eq-zeb."""
     from infra.worker.evalaux import EvalAuxProducer

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from infra.experiment import Experiment, WeightsSnapshot
 from infra.hub.base import Hub, HubAuthError, HubError, HubNotFoundError
+from infra.worker import DEFAULT_UPLOAD_INTERVAL_S
 from infra.worker.spool import Spool
 from zeb_core.checkpoint import checkpoint_from_dict
 from zeb_core.examples import Examples
@@ -34,8 +35,6 @@ from zeb_core.shards import ShardMeta, shard_name
 
 log = logging.getLogger("zeb.worker")
 Role = Literal["selfplay", "evalaux"]
-# 12 workers x 7.5 commits/h = 90 commits/h: well under Hugging Face's ~128 per hour per repo.
-DEFAULT_UPLOAD_INTERVAL_S = 480.0
 
 
 class WorkerError(RuntimeError):
