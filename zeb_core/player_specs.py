@@ -18,6 +18,7 @@ PLAYER_BUILDERS: dict[str, str] = {
     "heuristic": "zeb_core.player_specs:build_heuristic",
     "greedy": "zeb_core.model_players:build_greedy",
     "eq": "zeb_core.eq_player:build_eq_player",
+    "mcts": "zeb_core.mcts_player:build_mcts_player",
 }
 
 

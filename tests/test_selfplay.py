@@ -1,0 +1,83 @@
+"""Self-play: examples for every searched decision, value and belief targets, refills, seeds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from zeb_core.checkpoint import init_checkpoint
+from zeb_core.engine import legal_mask, new_games, step
+from zeb_core.mcts import MCTSConfig
+from zeb_core.model_players import ModelEvaluator
+from zeb_core.selfplay import belief_targets, play_games
+from zeb_core.tokenizer import Observation
+
+FAST = MCTSConfig(simulations=6, worlds=2, games_in_flight=3)
+
+
+class HandEvaluator:
+    """Policy and value from the observation alone: cheap and exactly reproducible."""
+
+    def evaluate(self, obs: Observation) -> tuple[np.ndarray, np.ndarray]:
+        hand = obs.tokens[:, 1:8, :2].sum(axis=2).astype(np.float32)
+        return hand / 3, np.tanh(hand.sum(axis=1) / 30 - 1).astype(np.float32)
+
+
+def test_examples_cover_every_searched_decision() -> None:
+    batch = play_games(HandEvaluator(), 5, FAST, np.random.default_rng(0))
+    ex = batch.examples
+    ex.validate()
+    assert batch.games == 5 and batch.plays == 5 * 28  # 3 in flight, 2 refills
+    # Forced decisions are not examples; searched ones carry the full visit budget.
+    assert 0 < len(ex) < batch.plays
+    assert (ex.legal.sum(axis=1) > 1).all()
+    visits = ex.policy * FAST.simulations
+    np.testing.assert_allclose(visits, np.round(visits), atol=1e-4)
+    assert set(np.unique(ex.value)) <= {-1.0, 0.0, 1.0}
+    assert batch.network_calls > 0 and batch.network_evals >= batch.network_calls
+    assert 0 < batch.network_share < 1
+
+
+def test_value_target_is_each_seats_final_outcome() -> None:
+    config = MCTSConfig(simulations=4, worlds=2, games_in_flight=1)
+    batch = play_games(HandEvaluator(), 1, config, np.random.default_rng(3), deal_mode="selfplay")
+    ex = batch.examples
+    team0 = ex.value[ex.seat % 2 == 0]
+    team1 = ex.value[ex.seat % 2 == 1]
+    assert team0.size and team1.size
+    assert len(set(team0)) == 1 and len(set(team1)) == 1 and team0[0] == -team1[0]
+
+
+def test_belief_target_names_the_hidden_holders() -> None:
+    state = new_games(np.random.default_rng(5), 2)
+    rng = np.random.default_rng(6)
+    for _ in range(6):  # a trick and a half in: some dominoes are played
+        legal = legal_mask(state)
+        state = step(state, np.argmax(np.where(legal, rng.random(legal.shape), -1), axis=1))
+    target = belief_targets(state)
+    for g in range(2):
+        mover = state.to_move[g]
+        for seat in range(4):
+            for slot in range(7):
+                d = state.hands[g, seat, slot]
+                if not state.held[g, seat, slot]:
+                    assert target[g, d] == -1  # played: seen by everyone
+                elif seat == mover:
+                    assert target[g, d] == -1  # the mover's own hand
+                else:
+                    assert target[g, d] == (seat - mover) % 4 - 1
+        assert (target[g] >= 0).sum() == state.held[g].sum() - state.held[g, mover].sum()
+
+
+def test_same_seed_same_examples_with_a_model() -> None:
+    evaluator = ModelEvaluator(init_checkpoint("small", seed=2).build_model(), "cpu")
+    a = play_games(evaluator, 2, FAST, np.random.default_rng(9)).examples
+    b = play_games(evaluator, 2, FAST, np.random.default_rng(9)).examples
+    a.validate()
+    for name in ("tokens", "policy", "value", "belief", "seat"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+def test_rejects_no_games() -> None:
+    with pytest.raises(ValueError):
+        play_games(HandEvaluator(), 0, FAST, np.random.default_rng(0))

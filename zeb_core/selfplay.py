@@ -1,0 +1,153 @@
+"""Self-play: MCTS games played in lock-step batches; every searched decision becomes an example.
+
+`play_games` keeps `config.games_in_flight` games going (a finished game's place goes to a new
+deal) so each search wave sends one network call for all of them. Every hand lasts exactly 28
+plays, so games that start together also finish together and the batch stays aligned: the
+observations of one wave hold similar numbers of tokens, which the packed forward likes.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from zeb_core.arena import concat_states
+from zeb_core.engine import DealMode, GameState, new_games, seat_outcomes, step
+from zeb_core.examples import BELIEF_MASKED, Examples
+from zeb_core.mcts import Evaluator, MCTSConfig, SearchOutput, search, select_actions
+from zeb_core.rules import N_DOMINOES, N_SEATS
+from zeb_core.tokenizer import observe
+
+
+@dataclass(frozen=True)
+class SelfPlayBatch:
+    examples: Examples  # one row per searched decision (forced moves are not examples)
+    games: int  # complete games played
+    plays: int  # decisions made, forced ones included
+    seconds: float  # wall time of play_games
+    network_seconds: float  # of which inside evaluator.evaluate
+    network_calls: int
+    network_evals: int  # observations evaluated
+
+    @property
+    def games_per_s(self) -> float:
+        return self.games / self.seconds if self.seconds > 0 else float("inf")
+
+    @property
+    def network_share(self) -> float:
+        return self.network_seconds / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class _Decisions:
+    """Examples gathered so far, with the game each came from (values wait for the end)."""
+
+    parts: list[Examples]
+    game_ids: list[np.ndarray]
+
+
+def play_games(
+    evaluator: Evaluator,
+    n: int,
+    config: MCTSConfig,
+    rng: np.random.Generator,
+    deal_mode: DealMode = "bid",
+) -> SelfPlayBatch:
+    """Play `n` complete games of MCTS self-play; return their examples and timings."""
+    if n < 1:
+        raise ValueError("play at least one game")
+    start = time.perf_counter()
+    state = new_games(rng, min(config.games_in_flight, n), deal_mode)
+    game_id = np.arange(state.batch_size)
+    outcomes = np.zeros((n, N_SEATS), np.float32)  # [game, seat] final outcome
+    decisions = _Decisions([], [])
+    plays, net_seconds, net_calls, net_evals = 0, 0.0, 0, 0
+    while state.batch_size:
+        out = search(evaluator, state, rng, config)
+        net_seconds += out.network_seconds
+        net_calls += out.network_calls
+        net_evals += out.network_evals
+        _record(decisions, state, game_id, out)
+        state = step(state, select_actions(out, state.n_played, config, rng))
+        plays += state.batch_size
+        state, game_id = _refill(state, game_id, outcomes, n, config, rng, deal_mode)
+    examples = Examples.concat(decisions.parts)
+    if len(examples):
+        ids = np.concatenate(decisions.game_ids)
+        examples = _with_values(examples, outcomes[ids, examples.seat])
+    return SelfPlayBatch(
+        examples=examples,
+        games=n,
+        plays=plays,
+        seconds=time.perf_counter() - start,
+        network_seconds=net_seconds,
+        network_calls=net_calls,
+        network_evals=net_evals,
+    )
+
+
+def _record(
+    decisions: _Decisions, state: GameState, game_id: np.ndarray, out: SearchOutput
+) -> None:
+    """An example (value still 0) for every searched decision of this wave."""
+    rows = np.flatnonzero(out.searched)
+    if rows.size == 0:
+        return
+    movers = state.take(rows)
+    obs = observe(movers)
+    visits = out.visits[rows].astype(np.float32)
+    decisions.parts.append(
+        Examples(
+            tokens=obs.tokens,
+            token_mask=obs.token_mask,
+            legal=obs.legal,
+            policy=visits / visits.sum(axis=1, keepdims=True),
+            value=np.zeros(rows.size, np.float32),
+            belief=belief_targets(movers),
+            seat=movers.to_move.astype(np.int8),
+        )
+    )
+    decisions.game_ids.append(game_id[rows])
+
+
+def _refill(
+    state: GameState,
+    game_id: np.ndarray,
+    outcomes: np.ndarray,
+    n: int,
+    config: MCTSConfig,
+    rng: np.random.Generator,
+    deal_mode: DealMode,
+) -> tuple[GameState, np.ndarray]:
+    """Score finished games and put new deals in their places while games remain to start."""
+    done = state.done
+    if not done.any():
+        return state, game_id
+    outcomes[game_id[done]] = seat_outcomes(state.take(done), config.scoring)
+    next_id = int(game_id.max()) + 1
+    n_new = min(int(done.sum()), n - next_id)
+    keep = state.take(~done)
+    ids = game_id[~done]
+    if n_new > 0:
+        keep = concat_states([keep, new_games(rng, n_new, deal_mode)])
+        ids = np.concatenate([ids, np.arange(next_id, next_id + n_new)])
+    return keep, ids
+
+
+def belief_targets(state: GameState) -> np.ndarray:
+    """[B, 28] int8: which other seat holds each domino, as relative seat - 1 (0 left,
+    1 partner, 2 right), from the mover's view; -1 where the mover knows it (own or played)."""
+    b = state.batch_size
+    owner = np.full((b, N_DOMINOES), -1, np.int64)  # absolute seat holding the domino now
+    rows, seats, slots = np.nonzero(state.held)
+    owner[rows, state.hands[rows, seats, slots]] = seats
+    relative = (owner - state.to_move[:, None].astype(np.int64)) % N_SEATS
+    hidden = (owner >= 0) & (relative != 0)
+    return np.where(hidden, relative - 1, BELIEF_MASKED).astype(np.int8)
+
+
+def _with_values(examples: Examples, values: np.ndarray) -> Examples:
+    parts = {name: getattr(examples, name) for name in Examples.__dataclass_fields__}
+    return Examples(**{**parts, "value": values.astype(np.float32)})
