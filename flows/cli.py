@@ -16,6 +16,7 @@ from rich.table import Table
 from flows.cli_hub import hub_app
 from flows.cli_learner import learner_command
 from flows.cli_run import worker_app
+from flows.cli_solve import solve_command
 from flows.demo import demo_command
 
 app = typer.Typer(
@@ -32,6 +33,7 @@ app.add_typer(hub_app, name="hub")
 app.add_typer(worker_app, name="worker")
 app.command("learner")(learner_command)
 app.command("demo")(demo_command)
+app.command("solve")(solve_command)
 err = Console(stderr=True)
 
 

@@ -128,8 +128,7 @@ def checkpoint_from_dict(raw: Any, name: str = "checkpoint") -> Checkpoint:
     fmt = raw.get("zeb_format", 0)
     if not isinstance(fmt, int) or fmt > CHECKPOINT_FORMAT:
         raise CheckpointError(
-            f"{name}: checkpoint format {fmt!r} is newer than this zeb reads "
-            f"({CHECKPOINT_FORMAT})"
+            f"{name}: checkpoint format {fmt!r} is newer than this zeb reads ({CHECKPOINT_FORMAT})"
         )
     try:
         config = ModelConfig.from_dict(dict(raw["model_config"]))

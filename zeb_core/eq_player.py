@@ -82,11 +82,8 @@ class EQPlayer:
 def build_eq_player(spec: PlayerSpec, device: str) -> EQPlayer:
     """`eq:n=N[,mode=mean|win]` or `eq[,n=N]...` (the device is unused: the solver runs on
     the CPU)."""
-    if spec.path is not None:  # the spec parser reads `eq:n=32` as the path "n=32"
-        key, eq, value = spec.path.partition("=")
-        if not eq:
-            raise PlayerSpecError(f"{spec}: eq takes options (eq:n=32), not a path")
-        spec = PlayerSpec(spec.kind, None, {key.strip(): value.strip(), **spec.options})
+    if spec.path is not None:
+        raise PlayerSpecError(f"{spec}: eq takes options (eq:n=32), not a checkpoint")
     spec.check_options({"n", "mode"})
     mode = spec.options.get("mode", DEFAULT_MODE)
     if mode not in MODES:

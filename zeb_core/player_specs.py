@@ -76,6 +76,9 @@ def parse_player_spec(text: str) -> PlayerSpec:
     head, option_parts = parts[0], parts[1:]
     kind, _, path = head.partition(":")
     kind = kind.strip().lower()
+    if "=" in path:  # `eq:n=32`: a player without a checkpoint takes its options after the colon
+        option_parts.insert(0, path)
+        path = ""
     if kind not in PLAYER_BUILDERS:
         known = ", ".join(sorted(PLAYER_BUILDERS))
         raise PlayerSpecError(f"unknown player kind {kind!r} in {text!r} (known: {known})")
