@@ -66,3 +66,18 @@ def test_packed_forward_gradients_match_padded(rng):
         grads.append({n: t.grad.clone() for n, t in model.named_parameters()})
     for name in grads[0]:
         torch.testing.assert_close(grads[0][name], grads[1][name], atol=1e-4, rtol=1e-3)
+
+
+def test_inference_embedding_cache_follows_weight_updates(rng):
+    torch.manual_seed(0)
+    model = ZebModel.from_config(preset_config("small")).eval()
+    tokens, mask = _observations(rng, games=1)
+    with torch.inference_mode():
+        before = model(tokens, mask)[1]
+    with torch.no_grad():  # what an optimizer step or a weight load does: in-place updates
+        model.embeddings.decl_embed.weight.add_(0.5)
+    with torch.inference_mode():
+        after = model(tokens, mask)[1]
+    fresh = model.forward_padded(tokens, mask)[1].detach()  # grad mode: no cache involved
+    assert not torch.allclose(before, after)
+    torch.testing.assert_close(after, fresh, atol=1e-5, rtol=1e-4)

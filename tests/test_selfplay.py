@@ -7,9 +7,10 @@ import pytest
 
 from zeb_core.checkpoint import init_checkpoint
 from zeb_core.engine import legal_mask, new_games, step
+from zeb_core.examples import belief_targets
 from zeb_core.mcts import MCTSConfig
 from zeb_core.model_players import ModelEvaluator
-from zeb_core.selfplay import belief_targets, play_games
+from zeb_core.selfplay import play_games
 from zeb_core.tokenizer import Observation
 
 FAST = MCTSConfig(simulations=6, worlds=2, games_in_flight=3)

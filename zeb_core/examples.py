@@ -10,7 +10,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from zeb_core.rules import N_DOMINOES
+from zeb_core.engine import GameState
+from zeb_core.rules import N_DOMINOES, N_SEATS
 from zeb_core.tokenizer import N_FEATURES, N_TOKENS
 
 N_SLOTS = 7
@@ -86,3 +87,15 @@ def bytes_per_example() -> int:
     return sum(
         int(np.prod(shape, dtype=np.int64)) * dt.itemsize for dt, shape in EXAMPLE_FIELDS.values()
     )
+
+
+def belief_targets(state: GameState) -> np.ndarray:
+    """[B, 28] int8: which other seat holds each domino, as relative seat - 1 (0 left,
+    1 partner, 2 right), from the mover's view; -1 where the mover knows it (own or played)."""
+    b = state.batch_size
+    owner = np.full((b, N_DOMINOES), -1, np.int64)  # absolute seat holding the domino now
+    rows, seats, slots = np.nonzero(state.held)
+    owner[rows, state.hands[rows, seats, slots]] = seats
+    relative = (owner - state.to_move[:, None].astype(np.int64)) % N_SEATS
+    hidden = (owner >= 0) & (relative != 0)
+    return np.where(hidden, relative - 1, BELIEF_MASKED).astype(np.int8)

@@ -101,11 +101,21 @@ class TokenEmbeddings(nn.Module):
             start += table.shape[1]
         return torch.cat(blocks, dim=0)
 
+    def _inference_table(self) -> torch.Tensor:
+        """The fused table, rebuilt only when a weight changed (an optimizer step or a load
+        bumps the parameters' versions): search calls the model thousands of times per move."""
+        key = tuple(p._version for p in self.parameters()) + (self.proj.weight.device,)
+        if getattr(self, "_cache_key", None) != key:
+            self._cache_table = self.fused_table()
+            self._cache_key = key
+        return self._cache_table
+
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """tokens [B, L, 8] integer -> [B, L, E], one gather instead of 8 embeddings + matmul."""
         index = tokens.long() + self.offsets  # [B, L, 8] rows of the fused table
+        table = self.fused_table() if torch.is_grad_enabled() else self._inference_table()
         # embedding_bag sums the 8 rows without materializing [B, L, 8, E].
-        summed = F.embedding_bag(index.view(-1, index.shape[-1]), self.fused_table(), mode="sum")
+        summed = F.embedding_bag(index.view(-1, index.shape[-1]), table, mode="sum")
         return summed.view(*index.shape[:-1], -1) + self.proj.bias
 
 

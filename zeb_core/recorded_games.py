@@ -8,30 +8,14 @@ value target is the deciding seat's final outcome under the same definition as s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from zeb_core.engine import GameState, seat_outcomes, step
-from zeb_core.examples import BELIEF_MASKED, Examples
+from zeb_core.examples import Examples, belief_targets
 from zeb_core.players import Player
-from zeb_core.rules import N_DOMINOES, N_SEATS
 from zeb_core.tokenizer import observe
-
-
-def belief_target(state: GameState, seat: np.ndarray | None = None) -> np.ndarray:
-    """[B, 28] int8: for each domino, its holder as relative seat - 1 (0 left, 1 partner,
-    2 right), or -1 where the observer knows it already (its own hand, or played)."""
-    batch = state.batch_size
-    seat = state.to_move if seat is None else np.broadcast_to(np.asarray(seat), (batch,))
-    owner = np.full((batch, N_DOMINOES), -1, dtype=np.int8)
-    rows = np.repeat(np.arange(batch), state.hands.shape[1] * state.hands.shape[2])
-    holders = np.broadcast_to(np.arange(N_SEATS)[None, :, None], state.hands.shape).reshape(-1)
-    held = state.held.reshape(-1)
-    owner[rows[held], state.hands.reshape(-1)[held]] = holders[held]
-    relative = (owner - seat[:, None].astype(np.int8)) % N_SEATS - 1
-    hidden = (owner >= 0) & (owner != seat[:, None])
-    return np.where(hidden, relative, BELIEF_MASKED).astype(np.int8)
 
 
 @dataclass(frozen=True)
@@ -78,7 +62,7 @@ def play_recorded(
     games = np.concatenate([g for g, _, _ in parts])
     examples = Examples.concat([e for _, _, e in parts])
     value = outcomes[games, examples.seat.astype(np.int64)].astype(np.float32)
-    examples = Examples(**{**examples.__dict__, "value": value})
+    examples = replace(examples, value=value)
     return RecordedGames(examples, state, a_team, np.concatenate([w for _, w, _ in parts]))
 
 
@@ -93,6 +77,6 @@ def _decision(state: GameState, chosen: np.ndarray) -> Examples:
         legal=obs.legal,
         policy=policy,
         value=np.zeros(state.batch_size, dtype=np.float32),
-        belief=belief_target(state),
+        belief=belief_targets(state),
         seat=state.to_move.astype(np.int8),
     )

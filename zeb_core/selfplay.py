@@ -9,15 +9,15 @@ observations of one wave hold similar numbers of tokens, which the packed forwar
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from zeb_core.arena import concat_states
 from zeb_core.engine import DealMode, GameState, new_games, seat_outcomes, step
-from zeb_core.examples import BELIEF_MASKED, Examples
+from zeb_core.examples import Examples, belief_targets
 from zeb_core.mcts import Evaluator, MCTSConfig, SearchOutput, search, select_actions
-from zeb_core.rules import N_DOMINOES, N_SEATS
+from zeb_core.rules import N_SEATS
 from zeb_core.tokenizer import observe
 
 
@@ -76,7 +76,7 @@ def play_games(
     examples = Examples.concat(decisions.parts)
     if len(examples):
         ids = np.concatenate(decisions.game_ids)
-        examples = _with_values(examples, outcomes[ids, examples.seat])
+        examples = replace(examples, value=outcomes[ids, examples.seat].astype(np.float32))
     return SelfPlayBatch(
         examples=examples,
         games=n,
@@ -134,20 +134,3 @@ def _refill(
         keep = concat_states([keep, new_games(rng, n_new, deal_mode)])
         ids = np.concatenate([ids, np.arange(next_id, next_id + n_new)])
     return keep, ids
-
-
-def belief_targets(state: GameState) -> np.ndarray:
-    """[B, 28] int8: which other seat holds each domino, as relative seat - 1 (0 left,
-    1 partner, 2 right), from the mover's view; -1 where the mover knows it (own or played)."""
-    b = state.batch_size
-    owner = np.full((b, N_DOMINOES), -1, np.int64)  # absolute seat holding the domino now
-    rows, seats, slots = np.nonzero(state.held)
-    owner[rows, state.hands[rows, seats, slots]] = seats
-    relative = (owner - state.to_move[:, None].astype(np.int64)) % N_SEATS
-    hidden = (owner >= 0) & (relative != 0)
-    return np.where(hidden, relative - 1, BELIEF_MASKED).astype(np.int8)
-
-
-def _with_values(examples: Examples, values: np.ndarray) -> Examples:
-    parts = {name: getattr(examples, name) for name in Examples.__dataclass_fields__}
-    return Examples(**{**parts, "value": values.astype(np.float32)})
