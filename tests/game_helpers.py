@@ -45,3 +45,15 @@ def random_playout(
             record.append((state, actions))
         state = step(state, actions)
     return state
+
+
+def random_positions(seed: int, n: int, n_played: int) -> GameState:
+    """`n` random deals after `n_played` uniform random plays."""
+    from zeb_core.engine import new_games
+    from zeb_core.players import RandomPlayer
+
+    rng = np.random.default_rng(seed)
+    state, player = new_games(rng, n), RandomPlayer()
+    for _ in range(n_played):
+        state = step(state, player.act(state, rng))
+    return state

@@ -5,20 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zeb_core.engine import GameState, legal_mask, new_games, step
+from tests.game_helpers import random_positions
+from zeb_core.engine import legal_mask, new_games, step
 from zeb_core.eq_player import EQPlayer, action_scores
 from zeb_core.player_specs import PlayerSpecError, build_player
 from zeb_core.players import RandomPlayer
 from zeb_core.sampling import deal_count
 from zeb_core.solver import solve_states
-
-
-def random_positions(seed: int, n: int, n_played: int) -> GameState:
-    rng = np.random.default_rng(seed)
-    state, player = new_games(rng, n), RandomPlayer()
-    for _ in range(n_played):
-        state = step(state, player.act(state, rng))
-    return state
 
 
 def test_spec_options() -> None:

@@ -8,18 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from zeb_core.engine import GameState, from_deals, new_games, step, with_fields
-from zeb_core.players import RandomPlayer
+from tests.game_helpers import random_positions
+from zeb_core.engine import GameState, from_deals, step, with_fields
 from zeb_core.rules import FOLLOWS, N_DOMINOES
 from zeb_core.sampling import InconsistentStateError, deal_count, hidden_info, sample_worlds
-
-
-def random_positions(seed: int, n: int, n_played: int) -> GameState:
-    rng = np.random.default_rng(seed)
-    state, player = new_games(rng, n), RandomPlayer()
-    for _ in range(n_played):
-        state = step(state, player.act(state, rng))
-    return state
 
 
 def replay(world: GameState) -> GameState:
