@@ -27,7 +27,7 @@ import torch
 from infra.experiment import Controls, Experiment, ExperimentState
 from infra.hub.base import Hub, HubAuthError, HubError, HubNotFoundError
 from infra.learner.evaluation import evaluate_model
-from infra.learner.ingest import Ingestor, prune
+from infra.learner.ingest import Ingestor, IngestReport, prune
 from infra.learner.local_state import Ledger, LocalState
 from infra.learner.options import LearnerOptions
 from infra.tracking import NullTracker, Tracker
@@ -50,6 +50,8 @@ class Learner:
         self.tracker_factory = tracker_factory or (lambda exp: NullTracker())
         self.rng = np.random.default_rng(options.seed)
         self.stop_requested = False
+        self.last_ingest: IngestReport | None = None  # the latest look at the hub's shards
+        self.newest_shard_at: datetime | None = None  # creation time of the newest shard seen
 
     # -- start-up ----------------------------------------------------------------------------------
 
@@ -263,12 +265,11 @@ class Learner:
             "ingest/rejected_total": float(len(self.ingestor.rejected)),
             "ingest/idle_s": time.monotonic() - self.ingestor.last_new_at,
         }
-        newest = getattr(self, "newest_shard_at", None)
-        if newest is not None:
-            out["ingest/newest_shard_age_s"] = (datetime.now(UTC) - newest).total_seconds()
-        lags = getattr(self, "last_ingest", None)
-        if lags is not None and lags.selfplay_lag:
-            out["ingest/selfplay_lag_mean"] = float(np.mean(lags.selfplay_lag))
+        if self.newest_shard_at is not None:
+            age = datetime.now(UTC) - self.newest_shard_at
+            out["ingest/newest_shard_age_s"] = age.total_seconds()
+        if self.last_ingest is not None and self.last_ingest.selfplay_lag:
+            out["ingest/selfplay_lag_mean"] = float(np.mean(self.last_ingest.selfplay_lag))
         return out | self.replay.stats()
 
     def _ledger_status(self) -> dict[str, object]:
