@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from flows.cli_fleet import fleet_app
 from flows.cli_hub import hub_app
 from flows.cli_learner import learner_command
 from flows.cli_run import worker_app
@@ -30,6 +31,7 @@ checkpoint_app = typer.Typer(
 )
 app.add_typer(checkpoint_app, name="checkpoint")
 app.add_typer(hub_app, name="hub")
+app.add_typer(fleet_app, name="fleet")
 app.add_typer(worker_app, name="worker")
 app.command("learner")(learner_command)
 app.command("demo")(demo_command)

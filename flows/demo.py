@@ -35,12 +35,15 @@ def demo_command(
 ) -> None:
     """Run a small experiment end to end: local hub, local workers, W&B offline."""
     from infra.experiment import Experiment
-    from infra.fleet.local import LocalFleet
+    from infra.fleet import open_fleet
+    from infra.fleet.base import FleetSpec, WorkerSettings
     from infra.hub.local import LocalHub
+    from infra.settings import load_settings
     from zeb_core.checkpoint import init_checkpoint, save_checkpoint
 
     home = home.resolve()
     env = _demo_env(home)
+    os.environ.update(env)  # the fleets' workers inherit this environment
     experiment = Experiment(LocalHub(home / "hub"), exp)
     if not experiment.exists():
         init = save_checkpoint(
@@ -50,19 +53,30 @@ def demo_command(
     state = experiment.read_state()
     target = state.cycle + cycles
     console.print(f"{exp}: cycle {state.cycle} -> {target}; logs in {home / 'logs'}")
-    common = ["--exp", exp, "--device", "cpu", "--upload-interval", "0"]
-    common += ["--spool-dir", str(home / "spool")]
-    selfplay = ["worker", "selfplay", *common, "--sims", str(sims)]
-    selfplay += ["--games-in-flight", "16", "--games-per-batch", "16"]
-    fleets = [LocalFleet(f"{exp}-selfplay", selfplay, home / "logs", env)]
+    settings = load_settings()
+    worker = WorkerSettings(
+        sims=sims,
+        games_in_flight=16,
+        games_per_batch=16,
+        upload_interval_s=0,
+        device="cpu",
+        eq_worlds=8,
+    )
+    specs = [FleetSpec(experiment=exp, role="selfplay", target=workers, worker=worker)]
     if eval_aux:
-        evalaux = ["worker", "evalaux", *common, "--worlds", "8", "--deals-per-batch", "4"]
-        fleets.append(LocalFleet(f"{exp}-evalaux", evalaux, home / "logs", env))
+        specs.append(
+            FleetSpec(
+                experiment=exp,
+                role="evalaux",
+                target=1,
+                worker=worker.model_copy(update={"deals_per_batch": 4}),
+            )
+        )
+    fleets = [open_fleet(spec, experiment, settings) for spec in specs]
     learner = _start_learner(exp, home, env, cycles, steps_per_cycle, eval_aux)
     try:
-        fleets[0].up(workers)
-        if eval_aux:
-            fleets[1].up(1)
+        for fleet in fleets:
+            fleet.up(fleet.spec.target)
         _follow(learner, home / "cache" / exp / "status.json", target, fleets)
     finally:
         for fleet in fleets:
@@ -78,7 +92,9 @@ def demo_command(
 
 def _demo_env(home: Path) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(ZEB_HUB="local", ZEB_HUB_DIR=str(home / "hub"), OMP_NUM_THREADS="1")
+    env.update(
+        ZEB_HOME=str(home), ZEB_HUB="local", ZEB_HUB_DIR=str(home / "hub"), OMP_NUM_THREADS="1"
+    )
     if not env.get("WANDB_API_KEY"):
         env.setdefault("WANDB_MODE", "offline")
     env.setdefault("WANDB_DIR", str(home))
@@ -127,9 +143,10 @@ def _check_workers(fleets) -> None:
     """A demo cannot go on without its workers: stop with the failed worker's last words."""
     for fleet in fleets:
         for worker in fleet.status():
-            if worker.state == "error":
-                tail = worker.log.read_text().strip().splitlines()[-3:]
-                console.print(f"[red]{worker.name} failed[/red] ({worker.log}):")
+            if worker.state != "running":
+                log = fleet.paths.log_file(worker.label)
+                tail = log.read_text().strip().splitlines()[-3:]
+                console.print(f"[red]{worker.label} failed[/red] ({log}):")
                 for line in tail:
                     console.print(f"  {line}", highlight=False)
                 raise typer.Exit(1)

@@ -1,7 +1,8 @@
 """Where the hub and the tracker live: one settings model, read from the environment in one place.
 
+    ZEB_HOME                 zeb's local folder: hub (by default), spools, fleets, logs (`./.zeb`)
     ZEB_HUB                  `local` (a folder, the default) or `hf` (Hugging Face)
-    ZEB_HUB_DIR              the LocalHub folder (default `./.zeb/hub`)
+    ZEB_HUB_DIR              the LocalHub folder (default `$ZEB_HOME/hub`)
     ZEB_HF_WEIGHTS_REPO      `user/name` of the weights repo (`datasets/user/name`: a dataset repo)
     ZEB_HF_EXAMPLES_REPO     the examples repo, same form
     HF_TOKEN                 Hugging Face token (else the one saved by `hf auth login`)
@@ -15,6 +16,9 @@
     ZEB_WANDB_MODE           `online`, `offline` or `disabled` (else `WANDB_MODE`; default `online`
                              if `WANDB_API_KEY` is set, else `offline`)
     WANDB_PROJECT            W&B project of new lineages (default `zeb`)
+    VAST_API_KEY             Vast.ai API key (only for Vast fleets; never printed)
+    ZEB_VAST_URL             Vast API server (default https://console.vast.ai)
+    ZEB_VAST_TIMEOUT_S       per-request timeout of the Vast client (default 20; the SDK's is 120)
 
 Bad values raise `SettingsError` with a one-line message naming the variable (never the token).
 """
@@ -36,6 +40,7 @@ TrackingMode = Literal["online", "offline", "disabled"]
 
 # Settings field -> environment variable.
 ENV_VARS: dict[str, str] = {
+    "home": "ZEB_HOME",
     "hub": "ZEB_HUB",
     "hub_dir": "ZEB_HUB_DIR",
     "hf_weights_repo": "ZEB_HF_WEIGHTS_REPO",
@@ -50,8 +55,11 @@ ENV_VARS: dict[str, str] = {
     "hf_timeout_s": "ZEB_HF_TIMEOUT_S",
     "wandb_mode": "ZEB_WANDB_MODE",
     "wandb_project": "WANDB_PROJECT",
+    "vast_api_key": "VAST_API_KEY",
+    "vast_url": "ZEB_VAST_URL",
+    "vast_timeout_s": "ZEB_VAST_TIMEOUT_S",
 }
-_SECRET_FIELDS = {"hf_token"}
+_SECRET_FIELDS = {"hf_token", "vast_api_key"}
 _REPO_SPEC = re.compile(
     r"^(?:(models|datasets)/)?([A-Za-z0-9][\w.-]{0,95})/([A-Za-z0-9][\w.-]{0,95})$"
 )
@@ -74,8 +82,9 @@ def parse_repo_spec(spec: str) -> tuple[str, str]:
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    home: Path = Path(".zeb")
     hub: Literal["local", "hf"] = "local"
-    hub_dir: Path = Path(".zeb/hub")
+    hub_dir: Path | None = None  # None: <home>/hub
     hf_weights_repo: str | None = None
     hf_examples_repo: str | None = None
     hf_token: SecretStr | None = None  # SecretStr: repr() and logs show '**********'
@@ -88,6 +97,13 @@ class Settings(BaseModel):
     hf_timeout_s: float = Field(60.0, gt=0, le=3600)
     wandb_mode: TrackingMode = "offline"
     wandb_project: str = Field("zeb", min_length=1)
+    vast_api_key: SecretStr | None = None
+    vast_url: str = "https://console.vast.ai"
+    vast_timeout_s: float = Field(20.0, gt=0, le=600)
+
+    @property
+    def local_hub_dir(self) -> Path:
+        return self.hub_dir if self.hub_dir is not None else self.home / "hub"
 
     @field_validator("hf_weights_repo", "hf_examples_repo")
     @classmethod
@@ -96,7 +112,7 @@ class Settings(BaseModel):
             parse_repo_spec(value)
         return value
 
-    @field_validator("hf_endpoint")
+    @field_validator("hf_endpoint", "vast_url")
     @classmethod
     def _endpoint(cls, value: str | None) -> str | None:
         if value is not None and not re.match(r"^https?://[^/\s]+", value):
@@ -145,7 +161,7 @@ def _one_line(err: ValidationError, raw: Mapping[str, str]) -> str:
 def make_hub(settings: Settings) -> Hub:
     """The hub the settings name: a LocalHub folder, or an HfHub on the two repos."""
     if settings.hub == "local":
-        return LocalHub(settings.hub_dir)
+        return LocalHub(settings.local_hub_dir)
     from infra.hub.hf import HfHub  # imported here so local runs never load huggingface_hub
     from infra.hub.retry import CommitBudget, RetryPolicy
 

@@ -46,8 +46,10 @@ SHARD_SUFFIX = ".npz"
 SELFPLAY = "selfplay-mcts"
 EVAL_AUX = "eval-eq-zeb"
 Source = Literal["selfplay-mcts", "eval-eq-zeb"]
-# Worker ids end up in file names and hub paths: letters, digits, '.', '_', '-'.
-_WORKER_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+# Worker ids end up in file names and hub paths: letters, digits, '.', '_', '-'. Up to 127
+# characters: a fleet label (`zeb-<EXP>-<role>-worker-<provider>-<i>`) with a 64-character EXP
+# fits, and a shard name stays under the hub's 200-character path segment.
+WORKER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,126}$"
 
 
 class ShardError(ValueError):
@@ -66,7 +68,7 @@ class ShardMeta(BaseModel):
     model_cycle: int = Field(ge=0)  # learner cycle of the weights that played (state `cycle`)
     model_step: int = Field(ge=0)  # training steps of those weights (state `step`)
     weights_revision: str = ""  # hub revision the weights were pulled at ("" = unknown / local)
-    worker_id: str = Field(pattern=_WORKER_ID)
+    worker_id: str = Field(pattern=WORKER_ID_PATTERN)
     created_at: AwareDatetime
     n_games: int = Field(ge=0)
     n_examples: int = Field(ge=0)
@@ -89,7 +91,7 @@ class Shard:
 
 def shard_name(worker_id: str, created_at: datetime, seq: int) -> str:
     """`<worker>-<YYYYmmddTHHMMSSZ>-<seq>.npz`; the time is converted to UTC."""
-    if not re.match(_WORKER_ID, worker_id):
+    if not re.match(WORKER_ID_PATTERN, worker_id):
         raise ValueError(f"invalid worker id {worker_id!r}")
     stamp = created_at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"{worker_id}-{stamp}-{seq:06d}{SHARD_SUFFIX}"

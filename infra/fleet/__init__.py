@@ -1,1 +1,52 @@
-"""Fleets of workers: `Fleet` has up(n), status(), replace(worker), down()."""
+"""Fleets of workers: `Fleet` has up(n), status(), replace(worker), down() (see `base.py`).
+
+`open_fleet` builds the provider's fleet for a spec; `FleetStore` keeps each fleet's spec and
+memory in the experiment's local folder, so any later process (a health pass, `zeb fleet status`,
+a learn flow) works on the same fleet.
+"""
+
+from __future__ import annotations
+
+from infra.experiment import Experiment
+from infra.fleet.base import ROLES, Fleet, FleetError, FleetSpec, Role
+from infra.fleet.memory import FleetPaths, FleetStore
+from infra.settings import Settings
+
+
+def fleet_store(settings: Settings, experiment: str, role: Role) -> FleetStore:
+    return FleetStore(FleetPaths(settings.home, experiment, role))
+
+
+def open_fleet(spec: FleetSpec, experiment: Experiment, settings: Settings) -> Fleet:
+    """The fleet of `spec` on its provider (Vast needs VAST_API_KEY; its SDK loads only then)."""
+    store = fleet_store(settings, spec.experiment, spec.role)
+    if spec.provider == "local":
+        from infra.fleet.local import LocalFleet
+
+        return LocalFleet(spec, experiment, store.paths, settings)
+    if settings.vast_api_key is None:
+        raise FleetError("a Vast fleet needs VAST_API_KEY in the environment (never a parameter)")
+    from infra.fleet.vast import VastFleet
+
+    return VastFleet(spec, experiment, store, settings)
+
+
+def stored_specs(settings: Settings, experiment: str, role: Role | None = None) -> list[FleetSpec]:
+    """The specs of the experiment's fleets that were brought up from this machine."""
+    roles = ROLES if role is None else (role,)
+    specs = [fleet_store(settings, experiment, r).load_spec() for r in roles]
+    return [s for s in specs if s is not None]
+
+
+def merge_spec(stored: FleetSpec | None, given: FleetSpec | dict) -> FleetSpec:
+    """A stored spec updated by the fields given now (nested fields one by one)."""
+    changes = given if isinstance(given, dict) else given.model_dump(exclude_unset=True)
+    base = stored.model_dump() if stored is not None else {}
+    if stored is not None and changes.get("provider", stored.provider) != stored.provider:
+        base = {"experiment": stored.experiment, "role": stored.role}  # another provider
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            base[key] = {**base[key], **value}
+        else:
+            base[key] = value
+    return FleetSpec.model_validate(base)

@@ -7,11 +7,18 @@
 A shard holds the examples of one model snapshot only, so its `model_cycle`, `model_step` and
 `weights_revision` describe every example in it. Hub trouble never kills a worker: a failed weights
 check keeps the current weights, a failed upload stays in the spool for the next interval.
+
+Stopping loses no game: SIGTERM or Ctrl-C interrupts the batch at the next network call (games
+still in progress were not played to the end and are dropped), the games completed so far are
+written to the spool, and one upload is tried. A worker killed before the upload leaves them in the
+spool, and the next worker with the same id uploads them first. A heartbeat (`heartbeat.py`) beside
+the spool and in the log tells fleets what the worker is doing.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import random
 import re
 import socket
@@ -27,11 +34,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from infra.experiment import Experiment, WeightsSnapshot
 from infra.hub.base import Hub, HubAuthError, HubError, HubNotFoundError
 from infra.worker import DEFAULT_UPLOAD_INTERVAL_S
+from infra.worker.heartbeat import Heartbeat, write_heartbeat
 from infra.worker.spool import Spool
+from infra.worker.stopping import InterruptibleEvaluator, StopFlag, StopRequested
 from zeb_core.checkpoint import checkpoint_from_dict
 from zeb_core.examples import Examples
 from zeb_core.model_players import ModelEvaluator
-from zeb_core.shards import ShardMeta, shard_name
+from zeb_core.shards import WORKER_ID_PATTERN, ShardMeta, shard_name
 
 log = logging.getLogger("zeb.worker")
 Role = Literal["selfplay", "evalaux"]
@@ -45,7 +54,7 @@ class WorkerOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     experiment: str
-    worker_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    worker_id: str = Field(pattern=WORKER_ID_PATTERN)
     device: str = "auto"  # CUDA when present
     seed: int | None = None  # None: fresh entropy (workers of a fleet must differ)
     upload_interval_s: float = Field(DEFAULT_UPLOAD_INTERVAL_S, ge=0)
@@ -113,42 +122,98 @@ class Worker:
         self.experiment = Experiment(hub, options.experiment)
         self.spool = Spool(options.spool_dir / options.experiment / options.worker_id)
         self.follower = WeightsFollower(self.experiment, options.device)
+        self.stop = StopFlag()
         self.pending: list[Produced] = []
         self.seq = 0
-        self.batches = 0
-        self.games = 0
+        now = datetime.now(UTC)
+        self.beat = Heartbeat(
+            worker_id=options.worker_id,
+            pid=os.getpid(),
+            phase="starting",
+            started_at=now,
+            updated_at=now,
+            device=options.device,
+        )
+
+    @property
+    def batches(self) -> int:
+        return self.beat.batches
+
+    @property
+    def games(self) -> int:
+        return self.beat.games
 
     def run(self) -> None:
-        self._start()
+        """Play and upload until max_batches or a stop request; the played games always reach the
+        spool, whatever ends the run."""
+        self.stop.install()
+        self._heartbeat(phase="starting")
+        try:
+            self._start()
+            self._play()
+        except BaseException as exc:
+            self._spool_pending()
+            self._heartbeat(phase="error", message=f"{type(exc).__name__}: {exc}"[:500])
+            raise
+        self._spool_pending()
+        self._upload()
+        self._heartbeat(phase="stopped")
+        if self.stop.signal is not None:
+            log.info("stopped by signal %d after %d batches", self.stop.signal, self.batches)
+
+    def _play(self) -> None:
         rng = np.random.default_rng(self.options.seed)
         last_upload = time.monotonic()
-        while self.options.max_batches is None or self.batches < self.options.max_batches:
+        while not self._done():
             if self.batches % self.options.check_weights_every == 0:
                 self._check_weights()
             started = time.perf_counter()
-            produced = self.producer.produce(self.follower.evaluator, rng)
-            self.pending.append(produced)
-            self.batches += 1
-            self.games += produced.n_games
-            seconds = time.perf_counter() - started
-            log.info(
-                "batch %d: %d games, %d examples in %.1fs (%.2f games/s)",
-                self.batches,
-                produced.n_games,
-                len(produced.examples),
-                seconds,
-                produced.n_games / max(seconds, 1e-9),
-            )
+            try:
+                produced = self.producer.produce(self._evaluator(), rng)
+            except StopRequested:
+                break  # nothing of this batch was complete
+            if produced.n_games:
+                self.pending.append(produced)
+                self._count(produced, time.perf_counter() - started)
             if time.monotonic() - last_upload >= self.options.upload_interval_s:
                 self._spool_pending()
                 self._upload()
                 last_upload = time.monotonic()
-        self._spool_pending()
-        self._upload()
+
+    def _done(self) -> bool:
+        limit = self.options.max_batches
+        return self.stop.is_set() or (limit is not None and self.batches >= limit)
+
+    def _evaluator(self) -> InterruptibleEvaluator:
+        return InterruptibleEvaluator(self.follower.evaluator, self.stop)
+
+    def _count(self, produced: Produced, seconds: float) -> None:
+        rate = produced.n_games / max(seconds, 1e-9)
+        log.info(
+            "batch %d: %d games, %d examples in %.1fs (%.2f games/s)",
+            self.batches + 1,
+            produced.n_games,
+            len(produced.examples),
+            seconds,
+            rate,
+        )
+        self._heartbeat(
+            phase="playing",
+            batches=self.batches + 1,
+            games=self.games + produced.n_games,
+            games_per_s=rate,
+            last_batch_at=datetime.now(UTC),
+        )
+
+    def _heartbeat(self, **changes) -> None:
+        if self.follower.snapshot is not None:
+            changes.setdefault("model_cycle", self.follower.snapshot.state.cycle)
+        self.beat = self.beat.with_(**changes)
+        write_heartbeat(self.spool.folder, self.beat)
 
     def _start(self) -> None:
         """Wait out hub outages; fail at once on what waiting cannot fix."""
-        while True:
+        while not self.stop.is_set():
             try:
                 if not self.experiment.exists():
                     raise WorkerError(
@@ -161,7 +226,8 @@ class Worker:
                 raise WorkerError(str(exc)) from None
             except HubError as exc:
                 log.warning("hub unavailable at start-up (%s); retrying", exc)
-                time.sleep(self.options.retry_wait_s * (0.5 + random.random()))
+                self._heartbeat(phase="waiting", message=str(exc)[:200])
+                self.stop.wait(self.options.retry_wait_s * (0.5 + random.random()))
         leftovers = self.spool.pending()
         if leftovers:
             log.info("uploading %d shard(s) left in the spool by an earlier run", len(leftovers))

@@ -20,9 +20,9 @@ def test_demo_runs_an_experiment_end_to_end(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "cycle 2/2" in done.stderr and "demo at cycle 2 (greedy)" in done.stdout
     assert "heuristic" in done.stdout
-    logs = sorted(p.name for p in (tmp_path / "demo" / "logs").iterdir())
+    logs = sorted(p.name for p in (tmp_path / "demo").rglob("*.log"))
     assert logs == [
-        "demo-evalaux-worker-local-0.log",
-        "demo-selfplay-worker-local-0.log",
         "learner.log",
+        "zeb-demo-evalaux-worker-local-0.log",
+        "zeb-demo-selfplay-worker-local-0.log",
     ]

@@ -14,7 +14,7 @@ HF = {"ZEB_HUB": "hf", "ZEB_HF_WEIGHTS_REPO": "me/w", "ZEB_HF_EXAMPLES_REPO": "d
 
 def test_defaults_are_a_local_hub_and_offline_tracking() -> None:
     settings = load_settings({})
-    assert settings.hub == "local" and settings.hub_dir == Path(".zeb/hub")
+    assert settings.hub == "local" and settings.local_hub_dir == Path(".zeb/hub")
     assert settings.wandb_mode == "offline" and settings.wandb_project == "zeb"
     assert isinstance(make_hub(settings), LocalHub)
 

@@ -1,0 +1,409 @@
+"""One health pass over one fleet: observe every worker, classify it, act, and report.
+
+There is no loop inside: a scheduler (the `fleet-health` flow, or `zeb fleet health` by hand) calls
+`health_pass` again. What a pass must remember (progress seen and when, strikes per machine,
+trials, credit waits) lives in the fleet's memory file (`memory.py`), so passes in different
+processes continue one another and no pass spends a hub commit.
+
+Classification (`classify`), from the provider's state, the worker's heartbeat and its newest
+shard on the hub:
+    ok           producing: its batch count or its newest shard moved within `stall_s`
+    booting      the provider is still starting it (replaced after `boot_timeout_s`)
+    setting_up   running, no first batch yet (replaced after `setup_timeout_s`)
+    waiting      running and waiting for the hub (an outage, not the worker's fault)
+    error        exited, gone, or an error in its log while it never produced
+    stalled      produced before, but nothing new for `stall_s` seconds
+Progress outranks the log: a worker whose heartbeat advances is ok whatever its log says. Stall
+time is measured in seconds on this side's clock, never in passes.
+
+Actions, in order: stop duplicates of a label (keeping the one that produces, else the newest),
+replace the broken (striking their machine), stop what is beyond the target, start what is missing
+(a few per pass, unless the account waits for credit), and, when every worker is ok and an offer
+is at least `trial_gain` cheaper per game than the worst worker, start one trial worker and stop
+the worst once the trial produces. `dry_run` reports the plan and changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from infra.fleet.base import CostSummary, CreditError, Fleet, FleetError, WorkerRecord
+from infra.fleet.memory import FleetMemory, FleetStore, TrialMemory, WorkerMemory, utcnow
+
+log = logging.getLogger("zeb.fleet")
+Health = Literal["ok", "booting", "setting_up", "waiting", "error", "stalled"]
+BROKEN: tuple[Health, ...] = ("error", "stalled")
+
+
+@dataclass(frozen=True)
+class HealthConfig:
+    stall_s: float = 900.0  # produced before, nothing new for this long: stalled
+    boot_timeout_s: float = 600.0  # booting longer than 10 minutes: replaced
+    setup_timeout_s: float = 900.0  # running without a first batch for 15 minutes: replaced
+    error_grace_s: float = 120.0  # an error line counts once the worker had this long to produce
+    replenish_batch: int = 4  # most workers started per pass (a provider outage starts few)
+    trial_gain: float = 0.15  # an offer this much cheaper per game than the worst worker
+    credit_probe_s: float = 300.0  # without credit, try growing again after this long
+    time_budget_s: float = 120.0  # actions not started within this are left to the next pass
+
+
+@dataclass
+class Verdict:
+    label: str
+    provider_id: str
+    health: Health
+    reason: str
+    batches: int
+    games_per_s: float
+    dph: float | None
+    progress_age_s: float | None  # seconds since its last progress, None before the first
+    trial: bool = False
+    action: str = ""
+
+
+@dataclass
+class HealthReport:
+    fleet: str
+    provider: str
+    target: int
+    at: datetime
+    dry_run: bool
+    verdicts: list[Verdict] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    cost: CostSummary = CostSummary(0.0, 0.0, None)
+    seconds: float = 0.0
+
+    @property
+    def healthy(self) -> bool:
+        """Every worker ok, as many as the target, and no error on the way."""
+        ok = [v for v in self.verdicts if v.health == "ok" and not v.trial]
+        return not self.errors and len(ok) == self.target == len(
+            [v for v in self.verdicts if not v.trial]
+        )
+
+    def to_json_dict(self) -> dict:
+        out = asdict(self)
+        out["at"] = self.at.isoformat()
+        out["healthy"] = self.healthy
+        return out
+
+
+# -- classification ----------------------------------------------------------------------------
+
+
+def observe(record: WorkerRecord, memory: FleetMemory, now: datetime) -> WorkerMemory:
+    """Fold what this pass sees of a worker into its memory: state changes and progress."""
+    seen = memory.workers.get(record.label)
+    if seen is None or seen.state == "" or _other_worker(seen, record):
+        seen = WorkerMemory(first_seen_at=now)
+    if seen.state != record.state:
+        seen.state, seen.state_since = record.state, now
+    batches = record.heartbeat.batches if record.heartbeat else 0
+    if batches > seen.batches:
+        seen.batches, seen.progress_at = batches, now
+    shard = record.last_shard_at
+    if shard is not None and (seen.last_shard_at is None or shard > seen.last_shard_at):
+        if seen.last_shard_at is not None:
+            seen.progress_at = now  # a new shard is progress too (the first only a baseline)
+        seen.last_shard_at = shard
+    memory.workers[record.label] = seen
+    return seen
+
+
+def _other_worker(seen: WorkerMemory, record: WorkerRecord) -> bool:
+    """A new worker under a known label (a replacement) starts a fresh memory."""
+    batches = record.heartbeat.batches if record.heartbeat else 0
+    revived = record.state in ("booting", "running") and seen.state in ("exited", "gone")
+    recounted = record.state == "running" and batches < seen.batches
+    return revived or recounted
+
+
+def classify(
+    record: WorkerRecord, seen: WorkerMemory, now: datetime, config: HealthConfig
+) -> tuple[Health, str]:
+    in_state = (now - (seen.state_since or seen.first_seen_at)).total_seconds()
+    if record.state in ("exited", "gone"):
+        return "error", _why_it_ended(record)[:200]
+    if record.state == "booting":
+        if in_state > config.boot_timeout_s:
+            return "error", f"stuck booting for {in_state:.0f}s"
+        return "booting", record.detail[:200]
+    if seen.progress_at is not None or seen.batches > 0:
+        idle = (now - (seen.progress_at or seen.first_seen_at)).total_seconds()
+        if idle <= config.stall_s:
+            return "ok", ""
+        return "stalled", f"no new batch for {idle:.0f}s"
+    phase = record.heartbeat.phase if record.heartbeat else None
+    if phase == "waiting":
+        return "waiting", record.heartbeat.message[:200] if record.heartbeat else ""
+    if record.error_lines and in_state > config.error_grace_s:
+        return "error", record.error_lines[-1][:200]
+    if in_state > config.setup_timeout_s:
+        return "error", f"no first batch after {in_state:.0f}s"
+    return "setting_up", phase or "starting"
+
+
+def _why_it_ended(record: WorkerRecord) -> str:
+    beat = record.heartbeat
+    if beat is not None and beat.phase == "error":
+        return f"failed: {beat.message}"
+    if beat is not None and beat.phase == "stopped":
+        return "stopped"
+    last = record.error_lines[-1] if record.error_lines else record.detail
+    return f"{record.state} without a last heartbeat (killed?)" + (f"; log: {last}" if last else "")
+
+
+# -- the pass ----------------------------------------------------------------------------------
+
+
+class _Pass:
+    """The state of one pass: what was seen, what was done, and the time budget."""
+
+    def __init__(
+        self,
+        fleet: Fleet,
+        memory: FleetMemory,
+        config: HealthConfig,
+        dry_run: bool,
+        now: datetime | None,
+    ) -> None:
+        self.fleet = fleet
+        self.memory = memory
+        self.config = config
+        self.dry_run = dry_run
+        self.started = time.monotonic()
+        self.now = now or utcnow()
+        self.report = HealthReport(
+            fleet=fleet.spec.prefix,
+            provider=fleet.spec.provider,
+            target=fleet.spec.target,
+            at=self.now,
+            dry_run=dry_run,
+        )
+
+    def act(self, what: str, fn, *args) -> bool:
+        """Do (or, dry, only report) one action; False when it failed or the budget is spent."""
+        if time.monotonic() - self.started > self.config.time_budget_s:
+            self.report.notes.append(f"deferred to the next pass (time budget spent): {what}")
+            return False
+        self.report.actions.append(("would " if self.dry_run else "") + what)
+        if self.dry_run:
+            return True
+        try:
+            fn(*args)
+            return True
+        except CreditError as exc:
+            self._credit_wait(str(exc))
+        except FleetError as exc:
+            self.report.errors.append(f"{what}: {exc}")
+        return False
+
+    def _credit_wait(self, message: str) -> None:
+        self.memory.start_credit_wait(self.now, message, self.config.credit_probe_s)
+        self.report.notes.append(
+            f"account lacks credit ({message}); not growing until "
+            f"{self.memory.credit_wait_until:%H:%M:%S} UTC"
+        )
+
+
+def health_pass(
+    fleet: Fleet,
+    store: FleetStore,
+    config: HealthConfig | None = None,
+    dry_run: bool = False,
+    now: datetime | None = None,  # tests move the clock; passes use the wall clock
+) -> HealthReport:
+    """Observe, classify and act on one fleet once; return what was seen and done."""
+    run = _Pass(fleet, store.load_memory(), config or HealthConfig(), dry_run, now)
+    try:
+        records = fleet.status()
+    except FleetError as exc:
+        run.report.errors.append(f"status: {exc}")
+        return _finish(run, store)
+    verdicts = _classify_all(run, records)
+    _stop_duplicates(run, records, verdicts)
+    _resolve_trials(run, records, verdicts)
+    _replace_broken(run, records, verdicts)
+    _stop_extras(run, records, verdicts)
+    _replenish(run, records, verdicts)
+    _maybe_trial(run, records, verdicts)
+    run.report.verdicts = [verdicts[id(r)] for r in records]
+    run.report.cost = CostSummary.of(records)
+    return _finish(run, store)
+
+
+def _finish(run: _Pass, store: FleetStore) -> HealthReport:
+    run.memory.passes += 1
+    run.memory.last_pass_at = run.now
+    if not run.dry_run:
+        store.save_memory(run.memory)
+    run.report.seconds = time.monotonic() - run.started
+    for line in run.report.actions + run.report.errors:
+        log.info("%s: %s", run.report.fleet, line)
+    return run.report
+
+
+def _classify_all(run: _Pass, records: list[WorkerRecord]) -> dict[int, Verdict]:
+    verdicts: dict[int, Verdict] = {}
+    for record in records:
+        seen = observe(record, run.memory, run.now)
+        health, reason = classify(record, seen, run.now, run.config)
+        if health == "ok" and record.heartbeat and record.heartbeat.games_per_s > 0:
+            run.memory.observe_throughput(record.gpu, record.machine, record.games_per_s)
+        age = (run.now - seen.progress_at).total_seconds() if seen.progress_at else None
+        verdicts[id(record)] = Verdict(
+            label=record.label,
+            provider_id=record.provider_id,
+            health=health,
+            reason=reason,
+            batches=seen.batches,
+            games_per_s=record.games_per_s,
+            dph=record.dph,
+            progress_age_s=age,
+            trial=record.label in run.memory.trials,
+        )
+    seen = {r.label for r in records}
+    run.memory.workers = {k: v for k, v in run.memory.workers.items() if k in seen}
+    run.memory.trials = {k: v for k, v in run.memory.trials.items() if k in seen}
+    return verdicts
+
+
+def _live(records: list[WorkerRecord], verdicts: dict[int, Verdict]) -> list[WorkerRecord]:
+    """Workers that still count: running or booting and not stopped by this pass."""
+    return [
+        r
+        for r in records
+        if r.state in ("booting", "running") and verdicts[id(r)].action not in ("stop", "replace")
+    ]
+
+
+def _stop_duplicates(run: _Pass, records: list[WorkerRecord], verdicts: dict[int, Verdict]) -> None:
+    by_label: dict[str, list[WorkerRecord]] = {}
+    for record in _live(records, verdicts):
+        by_label.setdefault(record.label, []).append(record)
+    for label, same in by_label.items():
+        if len(same) < 2:
+            continue
+        keep = max(same, key=lambda r: _keep_rank(r, verdicts[id(r)]))
+        for record in same:
+            if record is not keep:
+                verdicts[id(record)].action = "stop"
+                run.act(f"stop duplicate {label} ({record.provider_id})", run.fleet.stop, record)
+
+
+def _keep_rank(record: WorkerRecord, verdict: Verdict) -> tuple:
+    """Among duplicates keep the one producing, then the most batches, then the newest."""
+    started = record.started_at.timestamp() if record.started_at else 0.0
+    return (verdict.health == "ok", verdict.batches, started)
+
+
+def _resolve_trials(run: _Pass, records: list[WorkerRecord], verdicts: dict[int, Verdict]) -> None:
+    for record in records:
+        trial = run.memory.trials.get(record.label)
+        verdict = verdicts[id(record)]
+        if trial is None or verdict.action:
+            continue
+        if verdict.health == "ok":
+            worst = [r for r in _live(records, verdicts) if r.label == trial.replaces]
+            for old in worst:
+                verdicts[id(old)].action = "stop"
+                run.act(f"stop {old.label}: trial {record.label} produces", run.fleet.stop, old)
+            run.memory.trials.pop(record.label, None)
+            verdict.trial = False  # from now on a regular worker of the fleet
+        elif verdict.health in BROKEN:
+            verdict.action = "stop"
+            run.memory.strike(record.machine if run.fleet.spec.provider != "local" else None)
+            run.act(f"stop failed trial {record.label}: {verdict.reason}", run.fleet.stop, record)
+            run.memory.trials.pop(record.label, None)
+
+
+def _replace_broken(run: _Pass, records: list[WorkerRecord], verdicts: dict[int, Verdict]) -> None:
+    live_labels = {
+        r.label for r in _live(records, verdicts) if verdicts[id(r)].health not in BROKEN
+    }
+    done: set[str] = set()
+    for record in records:
+        verdict = verdicts[id(record)]
+        if verdict.health not in BROKEN or verdict.trial or verdict.action:
+            continue
+        if record.label in live_labels or record.label in done:
+            verdict.action = "forget"  # a healthy worker already holds this label
+            continue
+        verdict.action = "replace"
+        done.add(record.label)
+        if run.fleet.spec.provider != "local":
+            run.memory.strike(record.machine)
+        run.act(
+            f"replace {record.label} ({verdict.health}: {verdict.reason})",
+            run.fleet.replace,
+            record.label,
+        )
+
+
+def _stop_extras(run: _Pass, records: list[WorkerRecord], verdicts: dict[int, Verdict]) -> None:
+    regular = [r for r in _live(records, verdicts) if not verdicts[id(r)].trial]
+    replaced = sum(1 for v in verdicts.values() if v.action == "replace")
+    extra = len(regular) + replaced - run.fleet.spec.target
+    for record in sorted(regular, key=lambda r: -r.index)[: max(extra, 0)]:
+        verdicts[id(record)].action = "stop"
+        run.act(
+            f"stop {record.label}: beyond the target of {run.fleet.spec.target}",
+            run.fleet.stop,
+            record,
+        )
+
+
+def _replenish(run: _Pass, records: list[WorkerRecord], verdicts: dict[int, Verdict]) -> None:
+    regular = [r for r in _live(records, verdicts) if not verdicts[id(r)].trial]
+    replaced = sum(1 for v in verdicts.values() if v.action == "replace")
+    missing = run.fleet.spec.target - len(regular) - replaced
+    if missing <= 0:
+        return
+    if run.memory.waiting_for_credit(run.now):
+        run.report.notes.append(
+            f"not starting {missing} worker(s): waiting for credit until "
+            f"{run.memory.credit_wait_until:%H:%M:%S} UTC ({run.memory.credit_message})"
+        )
+        return
+    count = min(missing, run.config.replenish_batch)
+    trials = sum(1 for r in _live(records, verdicts) if verdicts[id(r)].trial)
+    n = len(regular) + replaced + trials + count
+    run.act(
+        f"start {count} worker(s) toward the target of {run.fleet.spec.target}", run.fleet.up, n
+    )
+
+
+def _maybe_trial(run: _Pass, records: list[WorkerRecord], verdicts: dict[int, Verdict]) -> None:
+    live = _live(records, verdicts)
+    if run.memory.trials or run.report.actions or len(live) != run.fleet.spec.target:
+        return
+    if not live or any(verdicts[id(r)].health != "ok" for r in live):
+        return
+    costs = {id(r): r.dph / r.games_per_s / 3.6 for r in live if r.dph and r.games_per_s > 0}
+    if len(costs) < len(live) or run.memory.waiting_for_credit(run.now):
+        return
+    try:
+        offers = run.fleet.offers()
+    except FleetError as exc:
+        run.report.errors.append(f"offers: {exc}")
+        return
+    if not offers:
+        return
+    worst = max(live, key=lambda r: costs[id(r)])
+    best = offers[0]
+    if best.dollars_per_1000_games > (1 - run.config.trial_gain) * costs[id(worst)]:
+        return
+    index = max(r.index for r in records) + 1
+    label = str(run.fleet.spec.label(index))
+    what = (
+        f"start trial {label} on {best.gpu} (${best.dollars_per_1000_games:.3f}/1000 games vs "
+        f"${costs[id(worst)]:.3f} for {worst.label})"
+    )
+    if run.act(what, run.fleet.start, label) and not run.dry_run:
+        run.memory.trials[label] = TrialMemory(replaces=worst.label, started_at=run.now)
