@@ -108,7 +108,7 @@ def _start_learner(
         "learner", "--exp", exp, "--max-cycles", str(cycles),
         "--training-steps-per-cycle", str(steps),
         "--batch-size", "32", "--min-buffer", "500", "--replay-buffer-size", "50000",
-        "--eval-aux-replay-buffer-size", "10000", "--poll-interval", "1", "--eval-every", "0",
+        "--eval-aux-replay-buffer-size", "10000", "--poll-interval-s", "1", "--eval-every", "0",
         "--local-replay-cache-dir", str(home / "cache"), "--local-replay-cache-save-every", "2",
         "--device", "cpu",
     ]  # fmt: skip

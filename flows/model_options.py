@@ -27,7 +27,8 @@ from typing import Any, Literal, Union, get_args, get_origin
 import typer
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
-from pydantic_core import PydanticUndefined
+
+from infra.model_args import field_default
 
 _SIMPLE = (int, float, str, bool, Path)
 
@@ -117,7 +118,7 @@ def _fields(spec: ModelGroup, model: type[BaseModel], path: tuple[str, ...], gro
             yield from _fields(spec, nested, full, group)
             continue
         option = spec.prefix + name.replace("_", "-")
-        default = spec.defaults.get(dotted, _default(info))
+        default = spec.defaults.get(dotted, field_default(info))
         kind, from_cli = _cli_type(info.annotation, option)
         param_default = _option(option, default, kind, info, spec.panel)
         param = inspect.Parameter(
@@ -135,14 +136,6 @@ def _option(option: str, default: Any, kind: Any, info: FieldInfo, panel: str | 
     if isinstance(kind, type) and issubclass(kind, enum.Enum) and default is not None:
         default = kind(default)
     return typer.Option(default, *decls, help=info.description or "", rich_help_panel=panel)
-
-
-def _default(info: FieldInfo) -> Any:
-    if info.default is not PydanticUndefined:
-        return info.default
-    if info.default_factory is not None:
-        return info.default_factory()  # type: ignore[call-arg]
-    return None
 
 
 def _nested_model(annotation: Any) -> type[BaseModel] | None:

@@ -23,8 +23,9 @@ from typing import Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from infra.worker.heartbeat import Heartbeat
+from infra.worker.options import Role, WorkerSettings
 
-Role = Literal["selfplay", "evalaux"]
+
 ROLES: tuple[Role, ...] = ("selfplay", "evalaux")
 Provider = Literal["local", "vast"]
 # The provider's own view of a worker, normalized:
@@ -81,21 +82,6 @@ def fleet_prefix(experiment: str, role: Role) -> str:
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class WorkerSettings(_Strict):
-    """How each worker of the fleet plays (the `zeb worker` options that matter for a fleet)."""
-
-    sims: int = Field(200, ge=1, description="MCTS simulations per decision (self-play)")
-    worlds: int | None = Field(
-        None, ge=1, description="Sampled deals per decision (self-play; default min(8, sims))"
-    )
-    eq_worlds: int = Field(32, ge=1, description="Worlds the E[Q] player solves (eval-aux)")
-    games_in_flight: int = Field(128, ge=1, description="Games advanced together (self-play)")
-    games_per_batch: int = Field(128, ge=1, description="Games between weight checks (self-play)")
-    deals_per_batch: int = Field(8, ge=1, description="Deals per batch (eval-aux, sides swapped)")
-    upload_interval_s: float = Field(480.0, ge=0, description="Seconds between shard uploads")
-    device: str = Field("auto", description="auto (CUDA when present), cpu or cuda")
 
 
 class VastSettings(_Strict):

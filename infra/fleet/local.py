@@ -33,8 +33,10 @@ from infra.fleet.base import FleetError, FleetSpec, Offer, WorkerRecord, free_in
 from infra.fleet.hub_view import newest_shards
 from infra.fleet.memory import FleetPaths
 from infra.hub.base import HubError
+from infra.model_args import model_args
 from infra.settings import Settings
 from infra.worker.heartbeat import error_lines, read_heartbeat
+from infra.worker.options import UNUSED_BY_ROLE
 from zeb_core.shards import atomic_write_bytes
 
 log = logging.getLogger("zeb.fleet")
@@ -191,32 +193,22 @@ class LocalFleet:
 
     def command(self, label: str) -> list[str]:
         """The `zeb worker` command line of a worker of this fleet."""
-        w = self.spec.worker
-        args = [
+        role = self.spec.role
+        settings = model_args(self.spec.worker, exclude=UNUSED_BY_ROLE[role])
+        return [
             sys.executable,
             "-m",
             "flows.cli",
             "worker",
-            self.spec.role,
+            role,
             "--exp",
             self.spec.experiment,
             "--worker-id",
             label,
-            "--upload-interval",
-            str(w.upload_interval_s),
-            "--device",
-            w.device,
             "--spool-dir",
             str(self.paths.spool),
+            *settings,
         ]
-        if self.spec.role == "selfplay":
-            args += ["--sims", str(w.sims), "--games-in-flight", str(w.games_in_flight)]
-            args += ["--games-per-batch", str(w.games_per_batch)]
-            if w.worlds is not None:
-                args += ["--worlds", str(w.worlds)]
-        else:
-            args += ["--deals-per-batch", str(w.deals_per_batch), "--worlds", str(w.eq_worlds)]
-        return args
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)

@@ -1,4 +1,9 @@
-"""Learner options: the original's learner flags (original-EXPERIMENTS.md), typed and checked."""
+"""Learner options: the original's learner flags (original-EXPERIMENTS.md), typed and checked.
+
+`LearnerSettings` is declared once and serves three places: the `zeb learner` command line (one
+option per field, generated), the `learn` flow's `learner` parameter (a form in the Prefect UI) and
+the learner service. `LearnerOptions` adds the experiment.
+"""
 
 from __future__ import annotations
 
@@ -12,44 +17,81 @@ from infra.experiment import Controls
 DEFAULT_CACHE_DIR = Path("~/.cache/zeb/learner")
 
 
-class LearnerOptions(BaseModel):
+class LearnerSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    experiment: str
-    checkpoint: Path | None = None  # bootstrap: seeds the namespace only if it does not exist
-    batch_size: int = Field(64, ge=1)
-    replay_buffer_size: int = Field(500_000, ge=1)
-    eval_aux_replay_buffer_size: int = Field(100_000, ge=1)
-    training_steps_per_cycle: int = Field(1000, ge=1)
-    min_buffer: int = Field(10_000, ge=1)  # self-play examples needed before training starts
-    push_every: int = Field(1, ge=1)  # publish weights every this many cycles
-    keep_example_files: int = Field(128, ge=1)  # per source; older ingested shards are pruned
-    lr: float = Field(1e-4, gt=0)
-    amp: bool = True  # fp16 autocast on CUDA only; CPU trains in fp32
-    amp_dtype: Literal["fp16"] = "fp16"
-    local_replay_cache_enabled: bool = True
-    local_replay_cache_dir: Path = DEFAULT_CACHE_DIR
-    local_replay_cache_save_every: int = Field(25, ge=1)  # cycles
-    max_example_age_s: float = Field(1800.0, gt=0)  # pause training after this long without shards
-    poll_interval_s: float = Field(10.0, gt=0)  # between looks at the hub while waiting
-    eval_every: int = Field(10, ge=0)  # cycles between evaluations vs random/heuristic (0 = off)
-    eval_games: int = Field(200, ge=2)
-    device: str = "auto"
-    seed: int = 0
-    max_cycles: int | None = Field(None, ge=1)  # stop after this many cycles in this run
+    checkpoint: Path | None = Field(
+        None, description="Bootstrap checkpoint: seeds the experiment only if it does not exist"
+    )
+    batch_size: int = Field(64, ge=1, description="Examples per training step")
+    replay_buffer_size: int = Field(500_000, ge=1, description="Self-play replay capacity")
+    eval_aux_replay_buffer_size: int = Field(100_000, ge=1, description="Eval-aux replay capacity")
+    training_steps_per_cycle: int = Field(1000, ge=1, description="Training steps per cycle")
+    min_buffer: int = Field(
+        10_000, ge=1, description="Self-play examples needed before training starts"
+    )
+    push_every: int = Field(1, ge=1, description="Publish weights every this many cycles")
+    keep_example_files: int = Field(
+        128, ge=1, description="Shards kept on the hub per source (older ingested ones pruned)"
+    )
+    lr: float = Field(1e-4, gt=0, description="AdamW learning rate")
+    amp: bool = Field(True, description="fp16 autocast on CUDA (CPU always trains in fp32)")
+    amp_dtype: Literal["fp16"] = Field("fp16", description="AMP dtype")
+    local_replay_cache_enabled: bool = Field(
+        True, description="Snapshot the replay buffer locally so restarts are fast"
+    )
+    local_replay_cache_dir: Path = Field(
+        DEFAULT_CACHE_DIR, description="Folder of the training state, replay cache and status"
+    )
+    local_replay_cache_save_every: int = Field(
+        25, ge=1, description="Cycles between replay snapshots (and hub pruning)"
+    )
+    max_example_age_s: float = Field(
+        1800.0, gt=0, description="Pause training after this many seconds without a new shard"
+    )
+    poll_interval_s: float = Field(
+        10.0, gt=0, description="Seconds between looks at the hub while waiting"
+    )
+    eval_every: int = Field(
+        10, ge=0, description="Cycles between evaluations vs random and heuristic (0 = off)"
+    )
+    eval_games: int = Field(200, ge=2, description="Games per evaluation matchup")
+    device: str = Field("auto", description="auto (CUDA when present), cpu or cuda")
+    seed: int = Field(0, description="Seed of replay sampling")
+    max_cycles: int | None = Field(
+        None,
+        ge=1,
+        description="Stop after this many cycles in this run (default: run until stopped)",
+    )
     # Live eval-aux controls: when given they are written to EXP-state.json at start-up (like
     # restarting the original learner with flags); the learner re-reads the state every cycle.
-    eval_aux_enabled: bool | None = None
-    eval_aux_batch_fraction: float | None = Field(None, ge=0, le=1)
-    eval_aux_policy_weight: float | None = Field(None, ge=0)
-    eval_aux_value_weight: float | None = Field(None, ge=0)
-    eval_aux_belief_weight: float | None = Field(None, ge=0)
-    eval_aux_max_model_lag: int | None = Field(None, ge=0)
-    eval_aux_lag_half_life: float | None = Field(None, gt=0)
-    eval_aux_min_keep_weight: float | None = Field(None, ge=0, le=1)
+    eval_aux_enabled: bool | None = Field(None, description="Turn eval-aux examples on or off")
+    eval_aux_batch_fraction: float | None = Field(
+        None, ge=0, le=1, description="Share of each batch from eval-aux"
+    )
+    eval_aux_policy_weight: float | None = Field(None, ge=0, description="Eval-aux policy weight")
+    eval_aux_value_weight: float | None = Field(None, ge=0, description="Eval-aux value weight")
+    eval_aux_belief_weight: float | None = Field(None, ge=0, description="Eval-aux belief weight")
+    eval_aux_max_model_lag: int | None = Field(
+        None, ge=0, description="Drop eval-aux shards older than this many cycles"
+    )
+    eval_aux_lag_half_life: float | None = Field(
+        None, gt=0, description="Cycles over which an eval-aux example's keep weight halves"
+    )
+    eval_aux_min_keep_weight: float | None = Field(
+        None, ge=0, le=1, description="Floor of the eval-aux keep weight"
+    )
 
     def control_overrides(self) -> dict[str, Any]:
         return {n: getattr(self, n) for n in Controls.model_fields if getattr(self, n) is not None}
+
+
+class LearnerOptions(LearnerSettings):
+    experiment: str
+
+    @classmethod
+    def of(cls, experiment: str, settings: LearnerSettings) -> LearnerOptions:
+        return cls(experiment=experiment, **settings.model_dump())
 
     def cache_folder(self) -> Path:
         return self.local_replay_cache_dir.expanduser() / self.experiment

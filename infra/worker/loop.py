@@ -20,54 +20,30 @@ from __future__ import annotations
 import logging
 import os
 import random
-import re
-import socket
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Protocol
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 from infra.experiment import Experiment, WeightsSnapshot
 from infra.hub.base import Hub, HubAuthError, HubError, HubNotFoundError
-from infra.worker import DEFAULT_UPLOAD_INTERVAL_S
 from infra.worker.heartbeat import Heartbeat, write_heartbeat
+from infra.worker.options import WorkerOptions
 from infra.worker.spool import Spool
 from infra.worker.stopping import InterruptibleEvaluator, StopFlag, StopRequested
 from zeb_core.checkpoint import checkpoint_from_dict
 from zeb_core.examples import Examples
 from zeb_core.model_players import ModelEvaluator
-from zeb_core.shards import WORKER_ID_PATTERN, ShardMeta, shard_name
+from zeb_core.shards import ShardMeta, shard_name
 
 log = logging.getLogger("zeb.worker")
-Role = Literal["selfplay", "evalaux"]
 
 
 class WorkerError(RuntimeError):
     """A worker cannot run (unknown experiment, bad settings); one-line message."""
-
-
-class WorkerOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    experiment: str
-    worker_id: str = Field(pattern=WORKER_ID_PATTERN)
-    device: str = "auto"  # CUDA when present
-    seed: int | None = None  # None: fresh entropy (workers of a fleet must differ)
-    upload_interval_s: float = Field(DEFAULT_UPLOAD_INTERVAL_S, ge=0)
-    check_weights_every: int = Field(1, ge=1)  # batches between looks at the hub's weights
-    spool_dir: Path = Path(".zeb/spool")
-    max_batches: int | None = Field(None, ge=1)  # stop after this many batches (None: forever)
-    retry_wait_s: float = Field(10.0, gt=0)  # between tries while the hub is unreachable
-
-
-def default_worker_id(role: Role) -> str:
-    """`<role>-<host>`: stable across restarts, so a restarted worker finds its own spool."""
-    host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:40] or "host"
-    return f"{role}-{host}"
 
 
 @dataclass
@@ -120,8 +96,9 @@ class Worker:
         self.options = options
         self.producer = producer
         self.experiment = Experiment(hub, options.experiment)
-        self.spool = Spool(options.spool_dir / options.experiment / options.worker_id)
-        self.follower = WeightsFollower(self.experiment, options.device)
+        spool_dir = options.spool_dir or Path(".zeb/spool")
+        self.spool = Spool(spool_dir / options.experiment / options.worker_id)
+        self.follower = WeightsFollower(self.experiment, options.play.device)
         self.stop = StopFlag()
         self.pending: list[Produced] = []
         self.seq = 0
@@ -132,7 +109,7 @@ class Worker:
             phase="starting",
             started_at=now,
             updated_at=now,
-            device=options.device,
+            device=options.play.device,
         )
 
     @property
@@ -175,7 +152,7 @@ class Worker:
             if produced.n_games:
                 self.pending.append(produced)
                 self._count(produced, time.perf_counter() - started)
-            if time.monotonic() - last_upload >= self.options.upload_interval_s:
+            if time.monotonic() - last_upload >= self.options.play.upload_interval_s:
                 self._spool_pending()
                 self._upload()
                 last_upload = time.monotonic()

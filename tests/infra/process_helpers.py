@@ -54,7 +54,7 @@ def learner_args(tmp_path: Path, *extra: str) -> list[str]:
     return [
         "learner", "--exp", "exp", "--batch-size", "16", "--training-steps-per-cycle", "25",
         "--min-buffer", "100", "--replay-buffer-size", "20000",
-        "--eval-aux-replay-buffer-size", "1000", "--poll-interval", "0.2", "--eval-every", "0",
+        "--eval-aux-replay-buffer-size", "1000", "--poll-interval-s", "0.2", "--eval-every", "0",
         "--local-replay-cache-dir", str(tmp_path / "cache"), "--device", "cpu", *extra,
     ]  # fmt: skip
 
@@ -62,7 +62,7 @@ def learner_args(tmp_path: Path, *extra: str) -> list[str]:
 def worker_args(tmp_path: Path, *extra: str) -> list[str]:
     return [
         "worker", "selfplay", "--exp", "exp", "--worker-id", "w1", "--sims", "8",
-        "--games-in-flight", "8", "--games-per-batch", "8", "--upload-interval", "0",
+        "--games-in-flight", "8", "--games-per-batch", "8", "--upload-interval-s", "0",
         "--spool-dir", str(tmp_path / "spool"), "--device", "cpu", "--seed", "3", *extra,
     ]  # fmt: skip
 

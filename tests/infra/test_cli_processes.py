@@ -38,6 +38,6 @@ def test_bad_settings_and_options(tmp_path, monkeypatch):
     assert result.exit_code == 2 and "ZEB_HUB" in result.output
     monkeypatch.setenv("ZEB_HUB", "local")
     bad_id = CliRunner().invoke(app, ["worker", "selfplay", "--exp", "x", "--worker-id", "a/b"])
-    assert bad_id.exit_code == 2 and "worker_id" in bad_id.output
+    assert bad_id.exit_code == 2 and "--worker-id" in bad_id.output
     bad_name = CliRunner().invoke(app, ["learner", "--exp", "bad name!"])
     assert bad_name.exit_code == 2 and "invalid experiment name" in bad_name.output

@@ -160,7 +160,7 @@ def test_a_stopped_worker_loses_no_game(tmp_path, home):
     env = base_env(tmp_path, ZEB_HUB_DIR=str(home / "hub"))
     spool = tmp_path / "spool"
     args = ["worker", "selfplay", "--exp", "exp", "--worker-id", "w1", *SMALL]
-    args += ["--upload-interval", "3600", "--spool-dir", str(spool)]
+    args += ["--upload-interval-s", "3600", "--spool-dir", str(spool)]
     log = tmp_path / "w1.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([*ZEB, *args], env=env, cwd=tmp_path, stdout=out, stderr=out)

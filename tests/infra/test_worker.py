@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from infra.worker.evalaux import EvalAuxProducer
-from infra.worker.loop import Produced, Worker, WorkerError, WorkerOptions
+from infra.worker.loop import Produced, Worker, WorkerError
+from infra.worker.options import WorkerOptions, WorkerSettings
 from tests.infra.learner_helpers import seed_experiment, shard_bytes
 from zeb_core.checkpoint import init_checkpoint
 from zeb_core.shards import EVAL_AUX, SELFPLAY, shard_from_bytes, synthetic_examples
@@ -31,10 +32,16 @@ class FakeProducer:
         return Produced(examples=synthetic_examples(30, rng), n_games=2)
 
 
-def _options(tmp_path, **kw) -> WorkerOptions:
-    values = dict(experiment="exp", worker_id="w1", device="cpu", seed=1,
-                  upload_interval_s=0, spool_dir=tmp_path / "spool", max_batches=2,
-                  retry_wait_s=0.01)  # fmt: skip
+def _options(tmp_path, upload_interval_s: float = 0, **kw) -> WorkerOptions:
+    values = dict(
+        experiment="exp",
+        worker_id="w1",
+        seed=1,
+        spool_dir=tmp_path / "spool",
+        max_batches=2,
+        retry_wait_s=0.01,
+        play=WorkerSettings(device="cpu", upload_interval_s=upload_interval_s),
+    )
     values.update(kw)
     return WorkerOptions(**values)
 

@@ -1,0 +1,73 @@
+"""A worker's options, declared once: the `zeb worker` command line is generated from them, a fleet
+spec carries the `WorkerSettings` its workers share, and LocalFleet and the Vast onstart script
+turn those settings back into a command line (`flows.model_options.model_args`)."""
+
+from __future__ import annotations
+
+import re
+import socket
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from infra.worker import DEFAULT_UPLOAD_INTERVAL_S
+from zeb_core.shards import WORKER_ID_PATTERN
+
+Role = Literal["selfplay", "evalaux"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WorkerSettings(_Strict):
+    """How a worker plays: what a fleet sets for all its workers."""
+
+    sims: int = Field(200, ge=1, description="MCTS simulations per decision")
+    worlds: int | None = Field(
+        None, ge=1, description="Sampled deals per decision (default min(8, sims))"
+    )
+    games_in_flight: int = Field(
+        128, ge=1, description="Games advanced together (one network call per wave)"
+    )
+    games_per_batch: int = Field(128, ge=1, description="Games played between weight checks")
+    node_capacity: int = Field(512, ge=2, description="Nodes per search tree")
+    eq_worlds: int = Field(32, ge=1, description="Worlds the E[Q] player samples and solves")
+    deals_per_batch: int = Field(8, ge=1, description="Deals per batch (each played twice)")
+    upload_interval_s: float = Field(
+        DEFAULT_UPLOAD_INTERVAL_S,
+        ge=0,
+        description="Seconds between uploads (one shard, one commit)",
+    )
+    device: str = Field("auto", description="auto (CUDA when present), cpu or cuda")
+
+
+# The settings a role does not use (left off its command line).
+UNUSED_BY_ROLE: dict[Role, frozenset[str]] = {
+    "selfplay": frozenset({"eq_worlds", "deals_per_batch"}),
+    "evalaux": frozenset({"sims", "worlds", "games_in_flight", "games_per_batch", "node_capacity"}),
+}
+
+
+class WorkerOptions(_Strict):
+    experiment: str
+    worker_id: str = Field(pattern=WORKER_ID_PATTERN)
+    seed: int | None = Field(None, description="Seed (default: fresh entropy; workers must differ)")
+    check_weights_every: int = Field(1, ge=1, description="Batches between looks for new weights")
+    spool_dir: Path | None = Field(
+        None, description="Folder for shards awaiting upload (default $ZEB_HOME/spool)"
+    )
+    max_batches: int | None = Field(
+        None, ge=1, description="Stop after this many batches (default: run until stopped)"
+    )
+    retry_wait_s: float = Field(
+        10.0, gt=0, description="Seconds between tries while the hub is unreachable"
+    )
+    play: WorkerSettings = WorkerSettings()
+
+
+def default_worker_id(role: Role) -> str:
+    """`<role>-<host>`: stable across restarts, so a restarted worker finds its own spool."""
+    host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:40] or "host"
+    return f"{role}-{host}"
