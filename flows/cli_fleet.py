@@ -75,7 +75,7 @@ def _specs(settings: Settings, exp: str, role: RoleChoice | None) -> list[FleetS
     except FleetError as exc:
         raise _fail(exc) from None
     if not specs:
-        which = f"a {role.value} fleet" if role else "fleets"
+        which = f"{role.value} fleet" if role else "fleets"
         raise _fail(f"{exp} has no {which} on this machine: start one with zeb fleet up")
     return specs
 

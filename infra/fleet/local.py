@@ -216,6 +216,7 @@ class LocalFleet:
         if self.settings.hub == "local":  # the same folder, whatever the worker's cwd
             env["ZEB_HUB_DIR"] = str(self.settings.local_hub_dir.expanduser().resolve())
         env.setdefault("OMP_NUM_THREADS", "1")  # workers share the cores; no OpenMP spinning
+        env.setdefault("NUMBA_NUM_THREADS", "1")  # nor parallel E[Q] solves in every worker
         return env
 
     def _start_locked(self, label: str) -> None:
