@@ -15,6 +15,7 @@ from rich.table import Table
 
 from flows.cli_fleet import fleet_app
 from flows.cli_hub import hub_app
+from flows.cli_ladder import ladder_command
 from flows.cli_learner import learner_command
 from flows.cli_run import worker_app
 from flows.cli_solve import solve_command
@@ -36,6 +37,7 @@ app.add_typer(worker_app, name="worker")
 app.command("learner")(learner_command)
 app.command("demo")(demo_command)
 app.command("solve")(solve_command)
+app.command("ladder")(ladder_command)
 err = Console(stderr=True)
 
 

@@ -51,6 +51,7 @@ class EQPlayer:
         n_worlds: int = DEFAULT_WORLDS,
         mode: Mode = DEFAULT_MODE,
         table: TranspositionTable | None = None,
+        threads: int | None = None,
     ) -> None:
         if n_worlds < 1:
             raise ValueError("n_worlds must be at least 1")
@@ -59,6 +60,7 @@ class EQPlayer:
         self.n_worlds = n_worlds
         self.mode: Mode = mode
         self.table = table
+        self.threads = threads  # solver threads (None: all of numba's); play is the same for any
         self.name = f"eq:n={n_worlds},mode={mode}"
 
     def act(self, state: GameState, rng: np.random.Generator) -> np.ndarray:
@@ -73,19 +75,21 @@ class EQPlayer:
         """[B] best slot for the mover of every game (all unfinished)."""
         worlds = sample_worlds(state, self.n_worlds, rng)
         table = default_table() if self.table is None else self.table
-        values = solve_states(worlds, table=table).action_values
+        values = solve_states(worlds, table=table, threads=self.threads).action_values
         values = values.reshape(state.batch_size, self.n_worlds, -1)  # [B, N, 7]
         scores = action_scores(state, values.astype(np.float64), self.mode)
         return first_best(scores, legal_mask(state))
 
 
 def build_eq_player(spec: PlayerSpec, device: str) -> EQPlayer:
-    """`eq:n=N[,mode=mean|win]` or `eq[,n=N]...` (the device is unused: the solver runs on
-    the CPU)."""
+    """`eq:n=N[,mode=mean|win][,threads=T]` or `eq[,n=N]...` (the device is unused: the solver
+    runs on the CPU, on all of numba's threads unless `threads` caps them)."""
     if spec.path is not None:
         raise PlayerSpecError(f"{spec}: eq takes options (eq:n=32), not a checkpoint")
-    spec.check_options({"n", "mode"})
+    spec.check_options({"n", "mode", "threads"})
     mode = spec.options.get("mode", DEFAULT_MODE)
     if mode not in MODES:
         raise PlayerSpecError(f"{spec}: option mode must be one of {', '.join(MODES)}")
-    return EQPlayer(n_worlds=spec.int_option("n", DEFAULT_WORLDS), mode=mode)  # type: ignore[arg-type]
+    threads = spec.int_option("threads", 1) if "threads" in spec.options else None
+    n_worlds = spec.int_option("n", DEFAULT_WORLDS)
+    return EQPlayer(n_worlds=n_worlds, mode=mode, threads=threads)  # type: ignore[arg-type]
