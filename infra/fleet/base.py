@@ -25,7 +25,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from infra.worker.heartbeat import Heartbeat
 from infra.worker.options import Role, WorkerSettings
 
-
 ROLES: tuple[Role, ...] = ("selfplay", "evalaux")
 Provider = Literal["local", "vast"]
 # The provider's own view of a worker, normalized:
