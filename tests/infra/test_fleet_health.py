@@ -225,3 +225,19 @@ def test_memory_survives_a_restart_of_the_process(store):
     report = health_pass(f, fresh, CONFIG, now=at(301))
     assert report.verdicts[0].health == "stalled"
     assert fresh.load_memory().passes == 2
+
+
+def test_dedup_never_kills_a_trial_and_keeps_the_producing_duplicate(store):
+    """The original kept the oldest of two same-labelled instances and killed a fresh trial."""
+    f = fleet(target=2)
+    f.add(0, heartbeat=beat("w", 5, gps=1.0))
+    f.add(1, heartbeat=beat("w", 5, gps=4.0))
+    f.offer_list = [Offer("o1", "m9", "RTX 4090", dph=0.05, expected_games_per_s=5.0)]
+    run(f, store, 0)  # all ok, a much cheaper offer: one trial
+    (trial,) = store.load_memory().trials
+    new_dup = f.add(1, state="booting")  # a retried create doubles worker 1, newest last
+    run(f, store, 30)
+    assert [c for c in f.actions() if c[0] == "stop"] == [
+        ("stop", new_dup.label, new_dup.provider_id)
+    ]
+    assert trial in {r.label for r in f.records} and trial in store.load_memory().trials
