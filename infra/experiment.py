@@ -23,13 +23,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from infra.hub.base import Content, FileInfo, Hub, HubError, HubNotFoundError, check_path
 
 log = logging.getLogger(__name__)
 
-STATE_FORMAT = "zeb-state-1"
+STATE_FORMAT = "zeb-state-2"  # 2 added published_at and control_history; 1 still reads
+CONTROL_HISTORY = 20  # control changes kept in the state (newest last)
 # Letters, digits, '.', '_', '-'; starts with a letter or digit. The same string must work as a file
 # name, a folder in a Hugging Face repo, a W&B run name and part of a fleet label.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -92,10 +93,19 @@ class Origin(_Strict):
     total_games: int = Field(0, ge=0)
 
 
+class ControlChange(_Strict):
+    """Who changed the live controls, when, and to what (rollback, a learn stage, a flag)."""
+
+    at: datetime
+    by: str  # "rollback", "learn stage 1", "learner flags", ...
+    eval_aux_enabled: bool
+    eval_aux_batch_fraction: float
+
+
 class ExperimentState(_Strict):
     """`EXP-state.json`: learner progress, lineage and live controls."""
 
-    format: Literal["zeb-state-1"] = STATE_FORMAT
+    format: Literal["zeb-state-2"] = STATE_FORMAT
     experiment: str
     cycle: int = Field(0, ge=0)  # learner cycles completed
     step: int = Field(0, ge=0)  # training steps taken in total
@@ -104,7 +114,27 @@ class ExperimentState(_Strict):
     wandb_project: str | None = None
     created_from: Origin
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    published_at: datetime | None = None  # when the learner last published weights
     controls: Controls = Controls()
+    control_history: list[ControlChange] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade(cls, data: Any) -> Any:
+        """A zeb-state-1 file is a zeb-state-2 file without the fields 2 added."""
+        if isinstance(data, dict) and data.get("format") == "zeb-state-1":
+            return {**data, "format": STATE_FORMAT}
+        return data
+
+    def with_controls(self, controls: Controls, by: str) -> ExperimentState:
+        change = ControlChange(
+            at=datetime.now(UTC),
+            by=by,
+            eval_aux_enabled=controls.eval_aux_enabled,
+            eval_aux_batch_fraction=controls.eval_aux_batch_fraction,
+        )
+        history = [*self.control_history, change][-CONTROL_HISTORY:]
+        return self.model_copy(update={"controls": controls, "control_history": history})
 
     def to_json(self) -> bytes:
         return self.model_dump_json(indent=2).encode()
@@ -252,6 +282,7 @@ class Experiment:
             state = state.model_copy(
                 update={
                     "controls": current.controls,
+                    "control_history": current.control_history,
                     "wandb_run_id": current.wandb_run_id or state.wandb_run_id,
                     "wandb_project": current.wandb_project or state.wandb_project,
                 }
@@ -296,11 +327,12 @@ class Experiment:
             "weights", {self.state_file: state.to_json()}, message=f"{self.name}: state"
         )
 
-    def update_controls(self, **changes: Any) -> ExperimentState:
-        """Change some controls (validated: unknown names and bad values are rejected)."""
+    def update_controls(self, by: str = "update", **changes: Any) -> ExperimentState:
+        """Change some controls (validated: unknown names and bad values are rejected), recorded
+        in the state's control history as made `by` someone."""
         state = self.read_state()
         controls = Controls.model_validate({**state.controls.model_dump(), **changes})
-        state = state.model_copy(update={"controls": controls})
+        state = state.with_controls(controls, by)
         self.write_state(state)
         return state
 

@@ -12,10 +12,12 @@ or counted twice; pruning only deletes shards that a saved ledger lists.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,10 @@ from zeb_core.shards import atomic_write_bytes
 log = logging.getLogger("zeb.learner")
 LEDGER_FORMAT = "zeb-ledger-1"
 TRAINING_FORMAT = 1
+
+
+class LearnerLockError(RuntimeError):
+    """Another learner holds this experiment's cache folder."""
 
 
 class Ledger(BaseModel):
@@ -122,6 +128,32 @@ class LocalState:
         for old in self.folder.glob("replay-*.npz"):
             if old.name != name:
                 old.unlink(missing_ok=True)
+
+    def lock(self, wait_s: float = 60.0) -> None:
+        """Hold this experiment's learner lock for the life of the process: one learner per
+        experiment and cache folder. A learner being taken over may need a few seconds to save
+        and exit, so a busy lock is waited for before giving up."""
+        self._lock_file = (self.folder / "learner.lock").open("a+")
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    holder = (self.folder / "learner.pid").read_text().strip() or "?"
+                    raise LearnerLockError(
+                        f"another learner of this experiment runs here (pid {holder}, cache "
+                        f"{self.folder}); stop it first"
+                    ) from None
+                time.sleep(0.5)
+        (self.folder / "learner.pid").write_text(str(os.getpid()))
+
+    def unlock(self) -> None:
+        lock_file = getattr(self, "_lock_file", None)
+        if lock_file is not None:
+            lock_file.close()  # closing the file releases the lock
+            self._lock_file = None
 
     def write_status(self, status: dict[str, Any]) -> None:
         """A small JSON file for people and health checks (`status.json`)."""

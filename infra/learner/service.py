@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import signal
 import time
 from collections import defaultdict
@@ -28,7 +29,7 @@ from infra.experiment import Controls, Experiment, ExperimentState
 from infra.hub.base import Hub, HubAuthError, HubError, HubNotFoundError
 from infra.learner.evaluation import evaluate_model
 from infra.learner.ingest import Ingestor, IngestReport, prune
-from infra.learner.local_state import Ledger, LocalState
+from infra.learner.local_state import LearnerLockError, Ledger, LocalState
 from infra.learner.options import LearnerOptions
 from infra.tracking import NullTracker, Tracker
 from zeb_core.checkpoint import Checkpoint, checkpoint_from_dict, checkpoint_from_model
@@ -51,6 +52,7 @@ class Learner:
         self.rng = np.random.default_rng(options.seed)
         self.stop_requested = False
         self.last_ingest: IngestReport | None = None  # the latest look at the hub's shards
+        self.published: dict[str, object] = {}  # cycle and revision of the last publish
         self.newest_shard_at: datetime | None = None  # creation time of the newest shard seen
 
     # -- start-up ----------------------------------------------------------------------------------
@@ -59,6 +61,10 @@ class Learner:
         state = self._retry(self._seed_or_check)
         self.lineage = state.created_at.isoformat()
         self.local = LocalState(self.options.cache_folder(), self.lineage)
+        try:
+            self.local.lock()
+        except LearnerLockError as exc:
+            raise LearnerError(str(exc)) from None
         self.state = state
         self.model, self.trainer = self._resume_model(state)
         self._resume_replay(state)
@@ -84,7 +90,7 @@ class Learner:
             )
         overrides = self.options.control_overrides()
         if overrides:
-            return self.experiment.update_controls(**overrides)
+            return self.experiment.update_controls(by="learner flags", **overrides)
         return self.experiment.read_state()
 
     def _resume_model(self, hub_state: ExperimentState) -> tuple[ZebModel, Trainer]:
@@ -140,7 +146,12 @@ class Learner:
     # -- the loop ----------------------------------------------------------------------------------
 
     def run(self) -> None:
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            if hasattr(self, "local"):
+                self.local.unlock()
+            raise
         self._install_signal_handlers()
         cycles_run = 0
         try:
@@ -241,9 +252,18 @@ class Learner:
         )
         if self.options.eval_every and cycle % self.options.eval_every == 0:
             metrics |= evaluate_model(self.model, self.options.eval_games, seed=cycle)
+        metrics |= _control_metrics(controls)
         self.tracker.log(metrics, step=cycle)
         self.local.write_status(
-            {"cycle": cycle, "step": self.state.step, **metrics, **self._ledger_status()}
+            {
+                "cycle": cycle,
+                "step": self.state.step,
+                "updated_at": datetime.now(UTC).isoformat(),
+                "pid": os.getpid(),
+                **self.published,
+                **metrics,
+                **self._ledger_status(),
+            }
         )
         log.info(
             "cycle %d: %d steps in %.1fs (%.1f steps/s), loss %.4f, mix %.3f",
@@ -303,13 +323,15 @@ class Learner:
         buf = io.BytesIO()
         torch.save(self._checkpoint().to_dict(include_extra=False), buf)
         config = self.model.config.to_checkpoint_dict()
+        state = self.state.model_copy(update={"published_at": datetime.now(UTC)})
         try:
-            revision = self.experiment.publish_weights(buf.getvalue(), config, self.state)
+            revision = self.experiment.publish_weights(buf.getvalue(), config, state)
             log.info(
                 "published weights at cycle %d (revision %s)",
                 self.state.cycle,
                 (revision or "")[:12],
             )
+            self.published = {"published_cycle": self.state.cycle, "published_revision": revision}
         except HubError as exc:
             log.warning("publish failed (%s); will publish again next time", exc)
 
@@ -339,6 +361,8 @@ class Learner:
             self._save_snapshot_and_prune()
         if hasattr(self, "tracker"):
             self.tracker.finish()
+        if hasattr(self, "local"):
+            self.local.unlock()
         log.info("learner stopped at cycle %d", self.state.cycle)
 
     # -- helpers -----------------------------------------------------------------------------------
@@ -368,3 +392,12 @@ class Learner:
                     "hub unavailable (%s); retrying in %.0fs", exc, self.options.poll_interval_s
                 )
                 time.sleep(self.options.poll_interval_s)
+
+
+def _control_metrics(controls: Controls) -> dict[str, float]:
+    """The live controls a cycle trained with, so W&B shows when a rollback took effect."""
+    return {
+        "controls/eval_aux_enabled": float(controls.eval_aux_enabled),
+        "controls/eval_aux_batch_fraction": controls.eval_aux_batch_fraction,
+        "controls/eval_aux_policy_weight": controls.eval_aux_policy_weight,
+    }
