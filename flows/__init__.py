@@ -1,0 +1,14 @@
+"""Prefect flows and the `zeb` command line.
+
+Prefect's temporary local API (used when no PREFECT_API_URL is configured) must start within
+`PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS`: 20 s by default, while a first start on a
+busy 2-core machine was measured at 43 s. Prefect reads its settings when it is imported, so the
+default is raised here, before any flow module imports it; a value set by the user wins.
+"""
+
+import os
+
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+# W&B's banner about offline runs would interleave with the flows' progress lines; the learner's
+# log and the main job's summary say where the run is.
+os.environ.setdefault("WANDB_SILENT", "true")

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from flows.cli_fleet import fleet_app
+from flows.cli_flows import create_command, learn_command, rollback_command, verify_command
 from flows.cli_hub import hub_app
 from flows.cli_ladder import ladder_command
 from flows.cli_learner import learner_command
@@ -34,6 +35,10 @@ app.add_typer(checkpoint_app, name="checkpoint")
 app.add_typer(hub_app, name="hub")
 app.add_typer(fleet_app, name="fleet")
 app.add_typer(worker_app, name="worker")
+app.command("create")(create_command)
+app.command("learn")(learn_command)
+app.command("rollback")(rollback_command)
+app.command("verify")(verify_command)
 app.command("learner")(learner_command)
 app.command("demo")(demo_command)
 app.command("solve")(solve_command)

@@ -6,6 +6,7 @@ Every option comes from `LearnerSettings` (infra/learner/options.py), the same m
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -26,6 +27,7 @@ def learner_command(
     the live controls there every cycle (the rollback flow edits them)."""
     from infra.experiment import ExperimentError
     from infra.learner.service import Learner, LearnerError
+    from infra.learner.supervisor import SUPERVISOR_ENV
     from infra.tracking import open_run
     from zeb_core.checkpoint import CheckpointError
 
@@ -43,7 +45,9 @@ def learner_command(
             config=options.model_dump(mode="json"),
         )
 
+    supervisor = os.environ.get(SUPERVISOR_ENV, "")
+    parent = int(supervisor) if supervisor.isdigit() else None
     try:
-        Learner(hub, options, tracker).run()
+        Learner(hub, options, tracker, parent_pid=parent).run()
     except (LearnerError, ExperimentError, CheckpointError) as exc:
         raise _fail(str(exc)) from None

@@ -14,7 +14,6 @@ one-line error. Nested models are flattened (`FleetSpec.worker.sims` is `--sims`
 
 from __future__ import annotations
 
-import enum
 import functools
 import inspect
 import types
@@ -25,8 +24,7 @@ from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
 import typer
-from pydantic import BaseModel, ValidationError
-from pydantic.fields import FieldInfo
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from infra.model_args import field_default
 
@@ -40,6 +38,7 @@ class ModelGroup:
     prefix: str = ""  # option name prefix, e.g. "evalaux-" for a second fleet's options
     panel: str | None = None  # the --help section the options are listed under
     defaults: dict[str, Any] = field(default_factory=dict)  # dotted path -> shown default
+    nested_prefix: dict[str, str] = field(default_factory=dict)  # nested field -> its prefix
 
 
 @dataclass(frozen=True)
@@ -107,7 +106,14 @@ def validation_message(exc: ValidationError) -> str:
     return f"bad option --{str(first['loc'][-1]).replace('_', '-')}: {message}"
 
 
-def _fields(spec: ModelGroup, model: type[BaseModel], path: tuple[str, ...], group: str):
+def _fields(
+    spec: ModelGroup,
+    model: type[BaseModel],
+    path: tuple[str, ...],
+    group: str,
+    prefix: str | None = None,
+):
+    prefix = spec.prefix if prefix is None else prefix
     for name, info in model.model_fields.items():
         full = (*path, name)
         dotted = ".".join(full)
@@ -115,27 +121,33 @@ def _fields(spec: ModelGroup, model: type[BaseModel], path: tuple[str, ...], gro
             continue
         nested = _nested_model(info.annotation)
         if nested is not None:
-            yield from _fields(spec, nested, full, group)
+            inner = spec.nested_prefix.get(dotted, prefix)
+            yield from _fields(spec, nested, full, group, inner)
             continue
-        option = spec.prefix + name.replace("_", "-")
+        option = prefix + name.replace("_", "-")
         default = spec.defaults.get(dotted, field_default(info))
         kind, from_cli = _cli_type(info.annotation, option)
-        param_default = _option(option, default, kind, info, spec.panel)
+        help_text = (info.description or "") + _choices(info.annotation)
+        param_default = _option(option, default, kind, help_text, spec.panel)
         param = inspect.Parameter(
             option.replace("-", "_"),
             inspect.Parameter.KEYWORD_ONLY,
             default=param_default,
             annotation=kind,
         )
-        shown = default.value if isinstance(default, enum.Enum) else default
-        yield param.name, param, _Generated(group, full, shown, from_cli)
+        yield param.name, param, _Generated(group, full, default, from_cli)
 
 
-def _option(option: str, default: Any, kind: Any, info: FieldInfo, panel: str | None):
+def _option(option: str, default: Any, kind: Any, help_text: str, panel: str | None):
     decls = [f"--{option}/--no-{option}"] if kind is bool else [f"--{option}"]
-    if isinstance(kind, type) and issubclass(kind, enum.Enum) and default is not None:
-        default = kind(default)
-    return typer.Option(default, *decls, help=info.description or "", rich_help_panel=panel)
+    return typer.Option(default, *decls, help=help_text, rich_help_panel=panel)
+
+
+def _choices(annotation: Any) -> str:
+    inner = _strip_optional(annotation)
+    if get_origin(inner) is not Literal:
+        return ""
+    return " (" + " | ".join(str(c) for c in get_args(inner)) + ")"
 
 
 def _nested_model(annotation: Any) -> type[BaseModel] | None:
@@ -146,18 +158,34 @@ def _nested_model(annotation: Any) -> type[BaseModel] | None:
 
 
 def _cli_type(annotation: Any, option: str) -> tuple[Any, Callable[[Any], Any]]:
-    """The type typer parses an option as, and how to turn its value back into the field's."""
+    """The type typer parses an option as, and how to turn its value back into the field's.
+
+    A Literal is parsed as its values' type and checked by the model, so a bad choice is the
+    same one-line error as any other bad value (the choices are listed in the help).
+    """
     inner = _strip_optional(annotation)
     if get_origin(inner) is Literal:
-        choices = enum.Enum(option, {str(c): str(c) for c in get_args(inner)}, type=str)
-        literal_type = type(get_args(inner)[0])
-        return choices, lambda v: literal_type(v.value)
+        return type(get_args(inner)[0]), lambda v: v
     if get_origin(inner) is list:
         (item,) = get_args(inner)
         return list[item], list  # type: ignore[valid-type]
     if inner in _SIMPLE:
         return inner, lambda v: v
     raise TypeError(f"--{option}: no command-line form for {annotation!r}")
+
+
+def signature_model(fn: Callable, exclude: frozenset[str] = frozenset()) -> type[BaseModel]:
+    """A model of a function's parameters (a flow's): the same types, defaults and descriptions
+    Prefect shows in its UI become the command's options."""
+    hints = typing.get_type_hints(fn, include_extras=True)
+    fields: dict[str, Any] = {}
+    for name, param in inspect.signature(fn).parameters.items():
+        if name in exclude:
+            continue
+        default = ... if param.default is inspect.Parameter.empty else param.default
+        fields[name] = (hints[name], default)
+    config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    return create_model(f"{fn.__name__}_parameters", __config__=config, **fields)
 
 
 def _strip_optional(annotation: Any) -> Any:

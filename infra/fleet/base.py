@@ -101,12 +101,10 @@ class VastSettings(_Strict):
     interruptible: bool = Field(False, description="Rent interruptible (bid) instead of on demand")
 
 
-class FleetSpec(_Strict):
-    """One fleet: the experiment and role it serves, its provider, size and worker settings."""
+class FleetSettings(_Strict):
+    """A fleet's provider, size and worker settings: what the learn flow takes per role."""
 
-    experiment: str
-    role: Role
-    provider: Provider = "local"
+    provider: Provider = Field("local", description="local processes or Vast.ai")
     target: int = Field(1, ge=0, le=1000, description="Workers the health pass keeps running")
     worker: WorkerSettings = WorkerSettings()
     vast: VastSettings | None = None  # required (and only allowed) for provider "vast"
@@ -119,12 +117,26 @@ class FleetSpec(_Strict):
         return data
 
     @model_validator(mode="after")
-    def _vast_settings_match_provider(self) -> FleetSpec:
+    def _vast_settings_match_provider(self) -> FleetSettings:
         if self.provider != "vast" and self.vast is not None:
             raise ValueError(
                 "vast settings (--gpu-names, --max-dph-fleet, ...) are only for provider vast"
             )
         return self
+
+
+class FleetSpec(FleetSettings):
+    """One fleet: the experiment and role it serves, and its settings."""
+
+    experiment: str
+    role: Role
+
+    @classmethod
+    def of(cls, experiment: str, role: Role, settings: FleetSettings) -> FleetSpec:
+        return cls(experiment=experiment, role=role, **settings.model_dump())
+
+    def settings(self) -> FleetSettings:
+        return FleetSettings.model_validate(self.model_dump(exclude={"experiment", "role"}))
 
     @property
     def prefix(self) -> str:

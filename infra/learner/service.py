@@ -18,6 +18,7 @@ import io
 import logging
 import os
 import signal
+import threading
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -45,8 +46,15 @@ class LearnerError(RuntimeError):
 
 
 class Learner:
-    def __init__(self, hub: Hub, options: LearnerOptions, tracker_factory=None) -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        options: LearnerOptions,
+        tracker_factory=None,
+        parent_pid: int | None = None,  # a supervisor: stop (and save) when it is gone
+    ) -> None:
         self.options = options
+        self.parent_pid = parent_pid
         self.experiment = Experiment(hub, options.experiment)
         self.tracker_factory = tracker_factory or (lambda exp: NullTracker())
         self.rng = np.random.default_rng(options.seed)
@@ -153,6 +161,7 @@ class Learner:
                 self.local.unlock()
             raise
         self._install_signal_handlers()
+        self._watch_parent()
         cycles_run = 0
         try:
             while not self.stop_requested:
@@ -374,6 +383,22 @@ class Learner:
 
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
+
+    def _watch_parent(self) -> None:
+        """If the supervising process dies without stopping us (SIGKILL), save and exit rather
+        than train on where no one can stop or take over this learner."""
+        if self.parent_pid is None:
+            return
+
+        def watch() -> None:
+            while not self.stop_requested:
+                if os.getppid() != self.parent_pid:
+                    log.warning("the supervising process %d is gone: stopping", self.parent_pid)
+                    self.stop_requested = True
+                    return
+                time.sleep(1.0)
+
+        threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
     def _sleep(self, seconds: float) -> None:
         end = time.monotonic() + seconds

@@ -1,0 +1,87 @@
+"""What the flows share: the settings, the hub, task conventions and artifact keys.
+
+Task conventions (Prefect docs, "Style we aim for" in DESIGN.md): tasks are small; only tasks
+that do I/O retry, and only on trouble that waiting can fix (a hub or provider outage), never on
+a user's mistake; no task that polls or has side effects uses Prefect's result cache.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from infra.experiment import Experiment, ExperimentError
+from infra.hub.base import HubUnavailableError
+from infra.settings import Settings, load_settings, make_hub
+
+F = TypeVar("F", bound=Callable[..., Any])
+RETRY_DELAYS_S = [2, 10, 30]
+
+
+class UserError(ValueError):
+    """Something the caller must fix (a name, a source, a missing key): never retried."""
+
+
+def _transient(task_obj: Any, task_run: Any, state: Any) -> bool:
+    """Retry only what waiting can fix: an unavailable hub, a timeout, a dropped connection.
+    (Fleet providers retry their own calls; a user's mistake is never retried.)"""
+    exc = state.data if isinstance(state.data, BaseException) else None
+    if exc is None:
+        try:
+            state.result(raise_on_failure=True)
+        except BaseException as raised:  # noqa: BLE001 - classified below
+            exc = raised
+    return isinstance(exc, (HubUnavailableError, TimeoutError, ConnectionError))
+
+
+def io_task(fn: F | None = None, *, name: str | None = None, retries: int = 3) -> Any:
+    """A task that does I/O: retried on transient trouble, never cached."""
+
+    def wrap(f: F) -> Any:
+        return task(
+            f,
+            name=name or f.__name__.replace("_", "-"),
+            retries=retries,
+            retry_delay_seconds=RETRY_DELAYS_S,
+            retry_condition_fn=_transient,
+            cache_policy=NO_CACHE,
+        )
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def step_task(fn: F | None = None, *, name: str | None = None) -> Any:
+    """A task without retries (pure work, or a side effect that must not run twice)."""
+
+    def wrap(f: F) -> Any:
+        return task(f, name=name or f.__name__.replace("_", "-"), cache_policy=NO_CACHE)
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def settings() -> Settings:
+    return load_settings()
+
+
+def open_experiment(exp: str, must_exist: bool = True) -> Experiment:
+    """The experiment on the configured hub; a one-line UserError when it does not exist."""
+    try:
+        experiment = Experiment(make_hub(settings()), exp)
+    except ExperimentError as exc:
+        raise UserError(str(exc)) from None
+    if must_exist and not experiment.exists():
+        raise UserError(
+            f"experiment {exp} not found on {experiment.hub.description}: create it first "
+            "(zeb create, or the create/default deployment)"
+        )
+    return experiment
+
+
+def artifact_key(*parts: str) -> str:
+    """Prefect artifact keys allow lowercase letters, digits and dashes only."""
+    key = "-".join(re.sub(r"[^a-z0-9]+", "-", p.lower()).strip("-") for p in parts)
+    return re.sub(r"-{2,}", "-", key).strip("-") or "zeb"
