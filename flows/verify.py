@@ -23,6 +23,10 @@ from infra.verify import Check, Evidence, gather_sources, run_checks
 class VerifyFailed(RuntimeError):
     """One or more checks failed; the message lists them with what to do."""
 
+    def __init__(self, message: str, checks: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.checks = checks or []
+
 
 @io_task
 def gather(exp: str, recent_s: float) -> Evidence:
@@ -71,6 +75,7 @@ def verify(
     if failed:
         raise VerifyFailed(
             f"{exp}: {len(failed)} check(s) failed: "
-            + "; ".join(f"{c.name} ({c.detail}) -> {c.fix}" for c in failed)
+            + "; ".join(f"{c.name} ({c.detail}) -> {c.fix}" for c in failed),
+            [c.to_json_dict() for c in checks],
         )
     return [c.to_json_dict() for c in checks]
