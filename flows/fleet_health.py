@@ -1,4 +1,5 @@
-"""Flow `fleet-health`: one health pass per fleet of an experiment (deployed every 5 minutes).
+"""Flow `fleet-health`: one health pass per fleet (deployed every 5 minutes, for every fleet kept
+on this machine, or for one experiment's).
 
 Each pass observes, classifies and acts (`infra.fleet.health`); its report is a table artifact.
 The deployment's concurrency limit of 1 cancels a new run while one is still going.
@@ -20,9 +21,16 @@ from infra.fleet.report import health_rows, health_summary
 
 
 @io_task
-def fleet_roles(exp: str) -> list[Role]:
-    open_experiment(exp)
-    return [spec.role for spec in stored_specs(settings(), exp)]
+def fleets_of(exp: str | None) -> list[tuple[str, Role]]:
+    """(experiment, role) of every fleet kept on this machine (of one experiment, or of all)."""
+    config = settings()
+    if exp is not None:
+        open_experiment(exp)
+        names = [exp]
+    else:
+        folders = (config.home / "experiments").glob("*/fleets")
+        names = sorted(p.parent.name for p in folders)
+    return [(name, spec.role) for name in names for spec in stored_specs(config, name)]
 
 
 @step_task
@@ -44,11 +52,14 @@ def health_of(exp: str, role: Role, dry_run: bool) -> dict[str, Any]:
 
 @flow(name="fleet-health", log_prints=True)
 def fleet_health(
-    exp: Annotated[str, Field(description="Experiment name: the namespace on the hub")],
+    exp: Annotated[
+        str | None,
+        Field(description="Experiment name; empty: every experiment with fleets on this machine"),
+    ] = None,
     dry_run: Annotated[bool, Field(description="Report what a pass would do; do nothing")] = False,
 ) -> list[dict[str, Any]]:
-    """Keep the experiment's fleets healthy: replace broken workers, replenish to the target."""
-    roles = fleet_roles(exp)
-    if not roles:
-        get_run_logger().warning("%s has no fleet on this machine: nothing to check", exp)
-    return [health_of(exp, role, dry_run) for role in roles]
+    """Keep fleets healthy: replace broken workers, replenish to the target."""
+    fleets = fleets_of(exp)
+    if not fleets:
+        get_run_logger().warning("no fleet on this machine%s", f" for {exp}" if exp else "")
+    return [health_of(name, role, dry_run) for name, role in fleets]
