@@ -51,3 +51,7 @@ def learner_command(
         Learner(hub, options, tracker, parent_pid=parent).run()
     except (LearnerError, ExperimentError, CheckpointError) as exc:
         raise _fail(str(exc)) from None
+
+
+if __name__ == "__main__":  # `python -m flows.cli_learner --exp ...`: the learner without the flows
+    typer.run(learner_command)

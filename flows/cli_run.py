@@ -27,6 +27,7 @@ def _setup(verbose: bool = False) -> tuple[Settings, Hub]:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        force=True,  # replace handlers a library (Prefect, W&B) may have put on the root logger
     )
     for noisy in ("httpx", "httpcore", "huggingface_hub", "filelock", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -111,3 +112,7 @@ def worker_evalaux(
     settings, hub = _setup()
     options = _worker_options(settings, "evalaux", exp, worker_id, worker or {})
     _run_worker(hub, options, EvalAuxProducer(options.play.deals_per_batch, options.play.eq_worlds))
+
+
+if __name__ == "__main__":  # `python -m flows.cli_run selfplay ...`: a worker without the flows
+    worker_app()

@@ -195,18 +195,11 @@ class LocalFleet:
         """The `zeb worker` command line of a worker of this fleet."""
         role = self.spec.role
         settings = model_args(self.spec.worker, exclude=UNUSED_BY_ROLE[role])
+        program = [sys.executable, "-m", "flows.cli_run", role]  # `zeb worker`, without the flows
         return [
-            sys.executable,
-            "-m",
-            "flows.cli",
-            "worker",
-            role,
-            "--exp",
-            self.spec.experiment,
-            "--worker-id",
-            label,
-            "--spool-dir",
-            str(self.paths.spool),
+            *program,
+            *("--exp", self.spec.experiment, "--worker-id", label),
+            *("--spool-dir", str(self.paths.spool)),
             *settings,
         ]
 

@@ -39,10 +39,11 @@ class LearnerCrashed(RuntimeError):
 
 
 def learner_command(options: LearnerOptions) -> list[str]:
-    """`zeb learner --exp EXP [options that differ from the defaults]`."""
+    """`zeb learner --exp EXP [options that differ from the defaults]`, through the learner's own
+    module so the child does not load the flows (and Prefect) it does not use."""
     settings = LearnerSettings.model_validate(options.model_dump(exclude={"experiment"}))
     args = model_args(settings)
-    return [sys.executable, "-m", "flows.cli", "learner", "--exp", options.experiment, *args]
+    return [sys.executable, "-m", "flows.cli_learner", "--exp", options.experiment, *args]
 
 
 def supervise(
