@@ -19,7 +19,7 @@ from prefect import flow, get_run_logger
 from prefect.concurrency.sync import concurrency
 from pydantic import Field
 
-from flows.common import io_task, open_experiment, settings, step_task
+from flows.common import io_task, open_experiment, settings
 from flows.learn_report import CycleReporter
 from flows.takeover import cancel_older_runs, learner_limit, record_run
 from infra.experiment import Controls
@@ -50,9 +50,9 @@ def bring_fleet_up(exp: str, role: Role, fleet: FleetSettings) -> list[str]:
     return running.up(spec.target)
 
 
-@step_task
-def check_experiment(exp: str) -> str:
-    return open_experiment(exp).hub.description
+@io_task
+def current_cycle(exp: str) -> int:
+    return open_experiment(exp).read_state().cycle
 
 
 @flow(name="learn", log_prints=True)
@@ -80,20 +80,20 @@ def learn_experiment(
     """Train an experiment: controls for the stage, fleets up, then the learner for the life of
     this run (cancel the run to stop the learner cleanly)."""
     logger = get_run_logger()
-    hub = check_experiment(exp)
+    start_cycle = current_cycle(exp)
     limit = learner_limit(exp)
     cancel_older_runs(exp)
     options = LearnerOptions.of(exp, learner)
     with concurrency(limit, occupy=1, timeout_seconds=takeover_timeout_s, strict=True):
         record_run(exp, options.cache_folder() / "status.json")
         controls = write_stage_controls(exp, stage)
-        logger.info("%s on %s, stage %d: controls %s", exp, hub, stage, controls)
+        logger.info("%s at cycle %d, stage %d: controls %s", exp, start_cycle, stage, controls)
         fleets = {"selfplay": selfplay, "evalaux": evalaux}
         for role in STAGE_ROLES[stage]:
             fleet = fleets[role]
             started = bring_fleet_up(exp, role, fleet)
             logger.info("%s fleet: %d target, started %s", role, fleet.target, started or "none")
-        reporter = CycleReporter(exp, options.max_cycles, report_every, logger)
+        reporter = CycleReporter(exp, start_cycle, options.max_cycles, report_every, logger)
         log_path = settings().home / "experiments" / exp / "learner.log"
         supervise(options, log_path, reporter.on_cycle)
     reporter.finish()

@@ -28,22 +28,28 @@ def experiment_resource(exp: str) -> dict[str, str]:
 
 
 class CycleReporter:
-    def __init__(self, exp: str, max_cycles: int | None, every: int, logger: Any) -> None:
+    def __init__(
+        self, exp: str, start_cycle: int, max_cycles: int | None, every: int, logger: Any
+    ) -> None:
         self.exp = exp
+        self.start_cycle = start_cycle  # the experiment's cycle when this run's learner started
         self.max_cycles = max_cycles
         self.every = every
         self.logger = logger
         self.rows: deque[dict[str, Any]] = deque(maxlen=TABLE_ROWS)
-        self.cycles = 0
-        self.first_cycle: int | None = None
+        self.reported_cycle = start_cycle  # artifacts are up to date until this cycle
         self.last: dict[str, Any] = {}
         self.published_cycle: int | None = None
         self.progress_id = None
         self._games_at: tuple[float, float] | None = None  # (time, total games)
 
+    @property
+    def cycles(self) -> int:
+        """Cycles this run's learner trained (a fast learner may finish several between looks
+        at its status, so this counts cycle numbers, not reports)."""
+        return max(self.last.get("cycle", self.start_cycle) - self.start_cycle, 0)
+
     def on_cycle(self, status: dict[str, Any]) -> None:
-        self.cycles += 1
-        self.first_cycle = status["cycle"] if self.first_cycle is None else self.first_cycle
         self.last = status
         row = self._row(status)
         self.rows.append(row)
@@ -57,7 +63,7 @@ class CycleReporter:
         )
         emit_event(CYCLE_EVENT, resource=experiment_resource(self.exp), payload=row)
         self._maybe_published(status)
-        if self.cycles % self.every == 0:
+        if status["cycle"] - self.reported_cycle >= self.every:
             self._artifacts()
 
     def finish(self) -> None:
@@ -67,7 +73,7 @@ class CycleReporter:
     def summary(self) -> dict[str, Any]:
         return {
             "cycles": self.cycles,
-            "first_cycle": self.first_cycle,
+            "first_cycle": self.start_cycle + 1,
             "last_cycle": self.last.get("cycle"),
             "loss": self.last.get("loss/total"),
             "eval_mix": self.last.get("train/eval_aux_fraction"),
@@ -105,6 +111,7 @@ class CycleReporter:
         emit_event(PUBLISHED_EVENT, resource=experiment_resource(self.exp), payload=payload)
 
     def _artifacts(self) -> None:
+        self.reported_cycle = self.last.get("cycle", self.reported_cycle)
         create_table_artifact(
             list(self.rows),
             key=artifact_key(self.exp, "learner-cycles"),
