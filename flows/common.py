@@ -7,6 +7,7 @@ a user's mistake; no task that polls or has side effects uses Prefect's result c
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -63,8 +64,36 @@ def step_task(fn: F | None = None, *, name: str | None = None) -> Any:
     return wrap(fn) if fn is not None else wrap
 
 
+# Tokens a flow may need, by environment variable, and the Prefect Secret block that can hold
+# each instead (`prefect block create secret`, or the UI): never a flow parameter.
+SECRET_BLOCKS = {
+    "HF_TOKEN": "zeb-hf-token",
+    "VAST_API_KEY": "zeb-vast-api-key",
+    "WANDB_API_KEY": "zeb-wandb-api-key",
+}
+
+
 def settings() -> Settings:
+    """zeb's settings in a flow run: the environment, with tokens it lacks taken from Secret
+    blocks (exported to this process's environment, so the learner and local workers it starts
+    get them the same way, never through a command line)."""
+    load_secret_blocks()
     return load_settings()
+
+
+def load_secret_blocks() -> None:
+    from prefect.blocks.system import Secret
+
+    for var, block in SECRET_BLOCKS.items():
+        if os.environ.get(var) or block in _missing_blocks:
+            continue
+        try:
+            os.environ[var] = str(Secret.load(block).get())
+        except (ValueError, LookupError, RuntimeError):  # no such block: the env decides
+            _missing_blocks.add(block)
+
+
+_missing_blocks: set[str] = set()  # looked up once per process
 
 
 def open_experiment(exp: str, must_exist: bool = True) -> Experiment:

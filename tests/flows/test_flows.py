@@ -120,3 +120,19 @@ def test_verify_fails_naming_what_to_do(zeb_home):
 def test_unknown_experiment_is_a_clear_error(zeb_home):
     with pytest.raises(Exception, match="experiment nope not found"):
         rollback(exp="nope")
+
+
+def test_tokens_come_from_secret_blocks_when_the_environment_lacks_them(zeb_home, monkeypatch):
+    from prefect.blocks.system import Secret
+
+    from flows import common
+
+    Secret(value="hf_fromASecretBlock123").save("zeb-hf-token", overwrite=True)
+    monkeypatch.setattr(common, "_missing_blocks", set())
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setenv("VAST_API_KEY", "from-the-env")
+    config = common.settings()
+    assert config.hf_token.get_secret_value() == "hf_fromASecretBlock123"
+    assert config.vast_api_key.get_secret_value() == "from-the-env"  # the environment wins
+    assert "hf_fromASecretBlock123" not in repr(config)
+    monkeypatch.delenv("HF_TOKEN")  # do not leak the token into later tests
