@@ -156,5 +156,27 @@ class LocalState:
             self._lock_file = None
 
     def write_status(self, status: dict[str, Any]) -> None:
-        """A small JSON file for people and health checks (`status.json`)."""
+        """A small JSON file for people and health checks (`status.json`), and the cycle's
+        numbers appended to `history.jsonl` (one line per cycle: curves without W&B)."""
         atomic_write_bytes(self.folder / "status.json", json.dumps(status, indent=1).encode())
+        numbers = {k: v for k, v in status.items() if isinstance(v, int | float | str)}
+        with (self.folder / "history.jsonl").open("a") as history:
+            history.write(json.dumps(numbers) + "\n")
+
+    def read_history(self) -> list[dict[str, Any]]:
+        """Every cycle's numbers so far (a torn last line, from a kill, is skipped)."""
+        return read_history(self.folder / "history.jsonl")
+
+
+def read_history(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return rows
+    for line in lines:
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            continue
+    return rows

@@ -55,13 +55,21 @@ class LearnerSettings(BaseModel):
     eval_every: int = Field(
         10, ge=0, description="Cycles between evaluations vs random and heuristic (0 = off)"
     )
-    eval_games: int = Field(200, ge=2, description="Games per evaluation matchup")
+    eval_games: int = Field(
+        1000, ge=2, description="Greedy games against random per evaluation (fixed deals)"
+    )
+    eval_heuristic_games: int = Field(
+        400, ge=0, description="Greedy games against the heuristic per evaluation"
+    )
     device: str = Field("auto", description="auto (CUDA when present), cpu or cuda")
     seed: int = Field(0, description="Seed of replay sampling")
     max_cycles: int | None = Field(
         None,
         ge=1,
         description="Stop after this many cycles in this run (default: run until stopped)",
+    )
+    max_minutes: float | None = Field(
+        None, gt=0, description="Stop after this many minutes of this run (default: no limit)"
     )
     # Live eval-aux controls: when given they are written to EXP-state.json at start-up (like
     # restarting the original learner with flags); the learner re-reads the state every cycle.

@@ -163,9 +163,13 @@ class Learner:
         self._install_signal_handlers()
         self._watch_parent()
         cycles_run = 0
+        started = time.monotonic()
         try:
             while not self.stop_requested:
                 if self.options.max_cycles is not None and cycles_run >= self.options.max_cycles:
+                    break
+                if self._out_of_time(started):
+                    log.info("stopping: max_minutes=%s reached", self.options.max_minutes)
                     break
                 if self._ready_to_train():
                     self._train_cycle()
@@ -260,7 +264,9 @@ class Learner:
             steps / seconds, eval_rows / (steps * self.options.batch_size)
         )
         if self.options.eval_every and cycle % self.options.eval_every == 0:
-            metrics |= evaluate_model(self.model, self.options.eval_games, seed=cycle)
+            metrics |= evaluate_model(
+                self.model, self.options.eval_games, self.options.eval_heuristic_games
+            )
         metrics |= _control_metrics(controls)
         self.tracker.log(metrics, step=cycle)
         self.local.write_status(
@@ -383,6 +389,10 @@ class Learner:
 
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
+
+    def _out_of_time(self, started: float) -> bool:
+        limit = self.options.max_minutes
+        return limit is not None and time.monotonic() - started >= 60 * limit
 
     def _watch_parent(self) -> None:
         """If the supervising process dies without stopping us (SIGKILL), save and exit rather
