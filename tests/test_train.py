@@ -196,3 +196,28 @@ def test_restart_takes_lr_from_the_config_and_refuses_other_formats() -> None:
     assert new.optimizer.state  # the Adam moments came along
     with pytest.raises(ValueError, match="format"):
         new.load_state_dict({**old.state_dict(), "format": 99})
+
+
+def test_inference_after_optimizer_steps_uses_the_current_weights():
+    """The fused AdamW step changes weights without bumping their version counters; the cached
+    fused embedding table of inference must not go stale (it did: logits off by ~0.4)."""
+    from zeb_core.checkpoint import checkpoint_from_model
+    from zeb_core.model import preset_config
+    from zeb_core.shards import synthetic_examples
+    from zeb_core.train import TrainConfig, Trainer
+
+    model = ZebModel.from_config(preset_config("small", belief_head=True)).eval()
+    rng = np.random.default_rng(0)
+    examples = synthetic_examples(64, rng)
+    batch = TrainBatch(examples, np.zeros(64, bool), np.ones(64, np.float32))
+    tokens, mask = torch.from_numpy(examples.tokens), torch.from_numpy(examples.token_mask)
+    trainer = Trainer(model, TrainConfig(lr=1e-2), "cpu")
+    with torch.inference_mode():
+        model.eval()(tokens, mask)  # fills the cache with the initial weights
+    for _ in range(5):
+        trainer.step(batch)
+    fresh = checkpoint_from_model(model).build_model()
+    with torch.inference_mode():
+        got, _, _ = model.eval()(tokens, mask)
+        want, _, _ = fresh.eval()(tokens, mask)
+    assert torch.allclose(got, want, atol=1e-5)

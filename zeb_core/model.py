@@ -83,6 +83,7 @@ class TokenEmbeddings(nn.Module):
             width = embed_dim // 8 if name in wide else embed_dim // 16
             setattr(self, f"{name}_embed", nn.Embedding(card, width))
         self.proj = nn.Linear(sum(self._tables_widths()), embed_dim)
+        self._cache_key: tuple | None = None  # see _inference_table
         offsets = torch.tensor([0, *FEATURE_CARDINALITY[:-1]]).cumsum(0)
         self.register_buffer("offsets", offsets, persistent=False)
 
@@ -102,13 +103,18 @@ class TokenEmbeddings(nn.Module):
         return torch.cat(blocks, dim=0)
 
     def _inference_table(self) -> torch.Tensor:
-        """The fused table, rebuilt only when a weight changed (an optimizer step or a load
-        bumps the parameters' versions): search calls the model thousands of times per move."""
+        """The fused table, rebuilt only when a weight changed: search calls the model thousands
+        of times per move. A change is seen from the parameters' version counters (in-place
+        edits, loads) and from `invalidate()`, which whoever steps an optimizer must call: the
+        fused AdamW step writes the weights without bumping their versions."""
         key = tuple(p._version for p in self.parameters()) + (self.proj.weight.device,)
-        if getattr(self, "_cache_key", None) != key:
+        if self._cache_key != key:
             self._cache_table = self.fused_table()
             self._cache_key = key
         return self._cache_table
+
+    def invalidate(self) -> None:
+        self._cache_key = None
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """tokens [B, L, 8] integer -> [B, L, E], one gather instead of 8 embeddings + matmul."""
@@ -154,6 +160,11 @@ class ZebModel(nn.Module):
     @classmethod
     def from_config(cls, config: ModelConfig) -> ZebModel:
         return cls(**asdict(config))
+
+    def weights_changed(self) -> None:
+        """Call after changing weights outside autograd's view (an optimizer step): inference
+        caches are rebuilt on the next call."""
+        self.embeddings.invalidate()
 
     def forward(
         self, tokens: torch.Tensor, token_mask: torch.Tensor

@@ -238,6 +238,7 @@ class Trainer:
         if not skip:
             self.scaler.step(self.optimizer)
             self.scaler.update()
+            self.model.weights_changed()  # the fused step bypasses the version counters
         self.steps += 1
         out["skipped"] = float(skip)
         return out

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from infra.experiment import Experiment
-from infra.hub.base import FileInfo
+from infra.hub.base import FileInfo, HubError
 from zeb_core.replay import ReplayBuffer
 from zeb_core.shards import SELFPLAY, ShardError, shard_from_bytes
 
@@ -41,15 +41,23 @@ class IngestReport:
     rejected: int = 0
     newest_created: datetime | None = None
     selfplay_lag: list[int] = field(default_factory=list)
+    interrupted: str = ""  # the hub error that stopped this ingest part way ("" = none)
 
 
 class Ingestor:
     """Takes every shard on the hub that the learner has not seen yet, exactly once."""
 
-    def __init__(self, experiment: Experiment, ingested: set[str], rejected: dict[str, str]):
+    def __init__(
+        self,
+        experiment: Experiment,
+        ingested: set[str],
+        rejected: dict[str, str],
+        count_after: datetime | None = None,  # games of older shards are counted already
+    ):
         self.experiment = experiment
         self.ingested = ingested
         self.rejected = rejected
+        self.count_after = count_after
         self.last_new_at = time.monotonic()
 
     def new_shards(self) -> list[FileInfo]:
@@ -63,28 +71,44 @@ class Ingestor:
         return sorted(fresh, key=age_order)
 
     def ingest(self, replay: ReplayBuffer, cycle: int, rng: np.random.Generator) -> IngestReport:
+        """Every new shard, oldest first. A hub failure stops the ingest part way and the report
+        says so: what was read before it is in the replay and in the report."""
         report = IngestReport()
-        for info in self.new_shards():
-            data = self.experiment.read_example(info.path)
-            try:
-                shard = shard_from_bytes(data, info.path)
-            except ShardError as exc:
-                self.rejected[info.path] = str(exc)
-                report.rejected += 1
-                log.warning("set aside shard %s", exc)
-                continue
-            result = replay.ingest(shard, cycle, rng)
-            self.ingested.add(info.path)
-            report.shards += 1
-            report.examples[result.source] = report.examples.get(result.source, 0) + result.kept
-            if shard.meta.source == SELFPLAY:
-                report.games += shard.meta.n_games
-                report.selfplay_lag.append(max(cycle - shard.meta.model_cycle, 0))
-            created = shard.meta.created_at
-            report.newest_created = max(report.newest_created or created, created)
+        try:
+            for info in self.new_shards():
+                self._ingest_one(info, replay, cycle, rng, report)
+        except HubError as exc:
+            report.interrupted = str(exc)
         if report.shards or report.rejected:
             self.last_new_at = time.monotonic()
         return report
+
+    def _ingest_one(
+        self,
+        info: FileInfo,
+        replay: ReplayBuffer,
+        cycle: int,
+        rng: np.random.Generator,
+        report: IngestReport,
+    ) -> None:
+        data = self.experiment.read_example(info.path)
+        try:
+            shard = shard_from_bytes(data, info.path)
+        except ShardError as exc:
+            self.rejected[info.path] = str(exc)
+            report.rejected += 1
+            log.warning("set aside shard %s", exc)
+            return
+        result = replay.ingest(shard, cycle, rng)
+        self.ingested.add(info.path)
+        report.shards += 1
+        report.examples[result.source] = report.examples.get(result.source, 0) + result.kept
+        created = shard.meta.created_at
+        if shard.meta.source == SELFPLAY:
+            if self.count_after is None or created > self.count_after:
+                report.games += shard.meta.n_games
+            report.selfplay_lag.append(max(cycle - shard.meta.model_cycle, 0))
+        report.newest_created = max(report.newest_created or created, created)
 
 
 def prune(experiment: Experiment, saved: set[str], keep: int) -> int:

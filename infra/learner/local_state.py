@@ -18,6 +18,7 @@ import logging
 import os
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,7 +122,9 @@ class LocalState:
         return Snapshot(ledger=ledger, replay=replay, ingested=set(ledger.ingested))
 
     def save_snapshot(self, ledger: Ledger, replay: ReplayBuffer, tag: int) -> None:
-        name = f"replay-{tag}.npz"
+        """Replay first, under a name no ledger has used (a second save at the same cycle must
+        not overwrite the file the current ledger names), then the ledger, then old replays."""
+        name = f"replay-{tag}-{uuid.uuid4().hex[:8]}.npz"
         replay.save(self.folder / name)
         ledger = ledger.model_copy(update={"replay_file": name, "lineage": self.lineage})
         atomic_write_bytes(self.ledger_path, ledger.model_dump_json(indent=1).encode())

@@ -109,11 +109,13 @@ class Learner:
                 update={k: local[k] for k in ("cycle", "step", "total_games")}
             )
             source = "local training state"
+            self.counted_until = _aware(local.get("saved_at"))
         else:
             snapshot = self._retry(self.experiment.pull_weights)
             ckpt = checkpoint_from_dict(snapshot.load_checkpoint(), snapshot.checkpoint_path.name)
             self.state = snapshot.state
             source = f"hub weights (revision {snapshot.revision[:12]})"
+            self.counted_until = snapshot.state.published_at
             local = None
         model = ckpt.build_model(self.options.device)
         trainer = Trainer(
@@ -130,11 +132,12 @@ class Learner:
         config = self._replay_config(self.state.controls)
         snap = self.local.load_snapshot(config, self.options.local_replay_cache_enabled)
         if snap is None:
+            # No snapshot: every shard still on the hub is ingested again. The count goes on
+            # from the weights' own total; shards made before that total was taken were most
+            # likely counted in it already, so they train again but are not counted again.
             self.replay = ReplayBuffer(config)
-            self.ledger = Ledger(
-                lineage=self.lineage, total_games=hub_state.created_from.total_games
-            )
-            self.ingestor = Ingestor(self.experiment, set(), {})
+            self.ledger = Ledger(lineage=self.lineage, total_games=self.state.total_games)
+            self.ingestor = Ingestor(self.experiment, set(), {}, count_after=self.counted_until)
         else:
             self.replay, self.ledger = snap.replay, snap.ledger
             self.ingestor = Ingestor(self.experiment, snap.ingested, dict(snap.ledger.rejected))
@@ -217,11 +220,9 @@ class Learner:
         )
 
     def _ingest(self) -> None:
-        try:
-            report = self.ingestor.ingest(self.replay, self.state.cycle, self.rng)
-        except HubError as exc:
-            log.warning("ingest interrupted by the hub (%s); will retry", exc)
-            return
+        report = self.ingestor.ingest(self.replay, self.state.cycle, self.rng)
+        if report.interrupted:  # what was read before the hub failed still counts
+            log.warning("ingest interrupted by the hub (%s); will retry", report.interrupted)
         self.last_ingest = report
         if report.shards or report.rejected:
             self.ledger.total_games += report.games
@@ -331,6 +332,7 @@ class Learner:
                 "cycle": self.state.cycle,
                 "step": self.state.step,
                 "total_games": self.state.total_games,
+                "saved_at": datetime.now(UTC).isoformat(),  # when that total was taken
             }
         )
 
@@ -436,3 +438,7 @@ def _control_metrics(controls: Controls) -> dict[str, float]:
         "controls/eval_aux_batch_fraction": controls.eval_aux_batch_fraction,
         "controls/eval_aux_policy_weight": controls.eval_aux_policy_weight,
     }
+
+
+def _aware(stamp: str | None) -> datetime | None:
+    return datetime.fromisoformat(stamp) if stamp else None

@@ -138,3 +138,45 @@ def test_options_reject_unknown_keys():
     with pytest.raises(ValueError):
         LearnerOptions(experiment="x", colour="red")
     assert np.isclose(LearnerOptions(experiment="x").lr, 1e-4)
+
+
+def _games(sizes: list[int]) -> int:
+    return sum(max(1, n // 28) for n in sizes)
+
+
+def test_a_restart_without_a_snapshot_keeps_counting_games_from_the_weights(local_hub, tmp_path):
+    """Re-ingested shards are not counted twice, and pruned shards' games are not lost (the count
+    used to restart from the bootstrap's)."""
+    experiment, _ = seed_experiment(local_hub, tmp_path)
+    sizes = [60, 90, 120]
+    upload_shards(experiment, sizes)
+    no_cache = dict(local_replay_cache_enabled=False, keep_example_files=1, max_cycles=1)
+    Learner(local_hub, learner_options(tmp_path, **no_cache)).run()
+    assert experiment.read_state().total_games == _games(sizes)
+    assert len(experiment.list_examples()[SELFPLAY]) == 1  # two were pruned
+    (tmp_path / "cache" / "exp" / "training.pt").unlink()  # a new machine: only the hub
+    Learner(local_hub, learner_options(tmp_path, **no_cache)).run()
+    assert experiment.read_state().total_games == _games(sizes)
+
+
+def test_shards_read_before_a_hub_error_mid_ingest_are_counted(local_hub, tmp_path, monkeypatch):
+    from infra.experiment import Experiment
+    from infra.hub.base import HubUnavailableError
+
+    experiment, _ = seed_experiment(local_hub, tmp_path)
+    upload_shards(experiment, [60, 90, 120])
+    real_read, reads = Experiment.read_example, []
+
+    def flaky(self, path, revision=None):
+        reads.append(path)
+        if len(reads) == 2:
+            raise HubUnavailableError("503 on the second shard")
+        return real_read(self, path, revision)
+
+    monkeypatch.setattr(Experiment, "read_example", flaky)
+    learner = Learner(local_hub, learner_options(tmp_path, max_cycles=1))
+    learner.start()
+    learner._ingest()
+    assert learner.state.total_games == _games([60]) and learner.last_ingest.interrupted
+    learner._ingest()
+    assert learner.state.total_games == _games([60, 90, 120])
