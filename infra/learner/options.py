@@ -35,6 +35,12 @@ class LearnerSettings(BaseModel):
         128, ge=1, description="Shards kept on the hub per source (older ingested ones pruned)"
     )
     lr: float = Field(1e-4, gt=0, description="AdamW learning rate")
+    max_replay_ratio: float | None = Field(
+        None,
+        gt=0,
+        description="Train at most this many samples per new self-play example, "
+        "waiting for data otherwise (default: no limit)",
+    )
     amp: bool = Field(True, description="fp16 autocast on CUDA (CPU always trains in fp32)")
     amp_dtype: Literal["fp16"] = Field("fp16", description="AMP dtype")
     local_replay_cache_enabled: bool = Field(

@@ -144,6 +144,9 @@ class Learner:
             log.info("replay snapshot restored: %d shards already ingested", len(snap.ingested))
         self.saved_shards = set(self.ledger.ingested) | set(self.ledger.rejected)
         self.state = self.state.model_copy(update={"total_games": self.ledger.total_games})
+        # Replay ratio bookkeeping of this run (a restored buffer was trained on already).
+        self.added_at_start = self.replay.selfplay.total_added
+        self.samples_trained = 0
 
     def _replay_config(self, controls: Controls) -> ReplayConfig:
         return ReplayConfig(
@@ -197,7 +200,27 @@ class Learner:
                 self.options.max_example_age_s,
             )
             return False
-        return True
+        return self._replay_ratio_allows()
+
+    def _replay_ratio_allows(self) -> bool:
+        """At most `max_replay_ratio` samples trained per self-play example added in this run:
+        a slow fleet makes the learner wait rather than overfit a small buffer."""
+        limit = self.options.max_replay_ratio
+        if limit is None:
+            return True
+        cycle_samples = self.options.training_steps_per_cycle * self.options.batch_size
+        allowed = limit * self._examples_added()
+        if self.samples_trained + cycle_samples <= allowed:
+            return True
+        log.info(
+            "waiting for self-play examples: replay ratio %.1f of %.1f reached",
+            self.samples_trained / max(self._examples_added(), 1),
+            limit,
+        )
+        return False
+
+    def _examples_added(self) -> int:
+        return self.replay.selfplay.total_added - self.added_at_start
 
     def _apply_controls(self) -> None:
         try:
@@ -251,6 +274,7 @@ class Learner:
                 return  # an interrupted cycle is not counted; the saved state is the last cycle's
         seconds = time.perf_counter() - started
         steps = self.options.training_steps_per_cycle
+        self.samples_trained += steps * self.options.batch_size
         self.state = self.state.model_copy(
             update={"cycle": self.state.cycle + 1, "step": self.state.step + steps}
         )
@@ -294,6 +318,7 @@ class Learner:
     def _cycle_metrics(self, steps_per_s: float, mix: float) -> dict[str, float]:
         out = {
             "train/steps_per_s": steps_per_s,
+            "train/replay_ratio": self.samples_trained / max(self._examples_added(), 1),
             "train/eval_aux_fraction": mix,
             "train/step": float(self.state.step),
             "games/total": float(self.state.total_games),

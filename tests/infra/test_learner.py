@@ -180,3 +180,22 @@ def test_shards_read_before_a_hub_error_mid_ingest_are_counted(local_hub, tmp_pa
     assert learner.state.total_games == _games([60]) and learner.last_ingest.interrupted
     learner._ingest()
     assert learner.state.total_games == _games([60, 90, 120])
+
+
+def test_the_replay_ratio_makes_the_learner_wait_for_data(local_hub, tmp_path, caplog):
+    experiment, _ = seed_experiment(local_hub, tmp_path)
+    upload_shards(experiment, [100])
+    # 4 steps x 16 rows = 64 samples a cycle; ratio 1.5 of 100 examples allows 150: two cycles
+    options = learner_options(tmp_path, max_cycles=None, max_replay_ratio=1.5, min_buffer=50)
+    learner = Learner(local_hub, options)
+    learner.start()
+    caplog.set_level(logging.INFO, logger="zeb.learner")
+    for _ in range(2):
+        assert learner._ready_to_train()
+        learner._train_cycle()
+    assert not learner._ready_to_train() and "replay ratio 1.3 of 1.5" in caplog.text
+    upload_shards(experiment, [50], first_seq=9)
+    assert learner._ready_to_train()
+    learner._train_cycle()
+    assert _status(tmp_path)["train/replay_ratio"] == pytest.approx(192 / 150)
+    learner._shutdown()
