@@ -83,22 +83,16 @@ def worker_selfplay(
     exp: ExpOption, worker_id: _worker_id_option("selfplay") = None, worker: dict | None = None
 ) -> None:
     """Self-play with MCTS and the newest weights; upload shards of source selfplay-mcts."""
-    from infra.worker.selfplay import SelfPlayProducer
-    from zeb_core.mcts import MCTSConfig
+    from infra.worker.selfplay import SelfPlayProducer, search_config
 
     settings, hub = _setup()
     options = _worker_options(settings, "selfplay", exp, worker_id, worker or {})
     play = options.play
     try:
-        config = MCTSConfig(
-            simulations=play.sims,
-            worlds=play.worlds or min(MCTSConfig.worlds, play.sims),
-            games_in_flight=play.games_in_flight,
-            node_capacity=play.node_capacity,
-        )
+        config = search_config(play)
     except ValueError as exc:
         raise _fail(str(exc)) from None
-    _run_worker(hub, options, SelfPlayProducer(play.games_per_batch, config))
+    _run_worker(hub, options, SelfPlayProducer(play.games_per_batch, config, play.deal_mode))
 
 
 @worker_app.command("evalaux")

@@ -33,6 +33,30 @@ class WorkerSettings(_Strict):
     )
     games_per_batch: int = Field(128, ge=1, description="Games played between weight checks")
     node_capacity: int = Field(512, ge=2, description="Nodes per search tree")
+    root: Literal["puct", "gumbel"] = Field(
+        "puct",
+        description="Root search: PUCT with a visit-count target, or Gumbel with the "
+        "improved-policy target",
+    )
+    interior: Literal["puct", "gumbel"] = Field("puct", description="Selection below the root")
+    exact_tricks_left: int = Field(
+        0, ge=0, le=7, description="Solve leaves with at most this many tricks left (0: off)"
+    )
+    true_deal: bool = Field(
+        False, description="Search the real deal (the original's design; it peeks at hands)"
+    )
+    dirichlet_fraction: float = Field(
+        0.25, ge=0, le=1, description="Share of the PUCT root prior replaced by Dirichlet noise"
+    )
+    temperature_plays: int = Field(
+        8, ge=0, le=28, description="Plays of a hand that sample moves (then greedy)"
+    )
+    forced_move_shortcut: bool = Field(
+        True, description="Play a single legal move without a search (and no example)"
+    )
+    deal_mode: Literal["bid", "selfplay"] = Field(
+        "bid", description="bid: a random bidder leads; selfplay: seat 0 leads (the original's)"
+    )
     eq_worlds: int = Field(32, ge=1, description="Worlds the E[Q] player samples and solves")
     deals_per_batch: int = Field(8, ge=1, description="Deals per batch (each played twice)")
     upload_interval_s: float = Field(
@@ -46,7 +70,23 @@ class WorkerSettings(_Strict):
 # The settings a role does not use (left off its command line).
 UNUSED_BY_ROLE: dict[Role, frozenset[str]] = {
     "selfplay": frozenset({"eq_worlds", "deals_per_batch"}),
-    "evalaux": frozenset({"sims", "worlds", "games_in_flight", "games_per_batch", "node_capacity"}),
+    "evalaux": frozenset(
+        {
+            "sims",
+            "worlds",
+            "games_in_flight",
+            "games_per_batch",
+            "node_capacity",
+            "root",
+            "interior",
+            "exact_tricks_left",
+            "true_deal",
+            "dirichlet_fraction",
+            "temperature_plays",
+            "forced_move_shortcut",
+            "deal_mode",
+        }
+    ),
 }
 
 

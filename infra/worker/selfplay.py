@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from infra.worker.loop import Produced
+from infra.worker.options import WorkerSettings
 from infra.worker.stopping import StopRequested
+from zeb_core.engine import DealMode
 from zeb_core.examples import Examples, empty_examples
 from zeb_core.mcts import Evaluator, MCTSConfig
 from zeb_core.selfplay import play_games
@@ -15,9 +17,12 @@ from zeb_core.shards import SELFPLAY
 class SelfPlayProducer:
     source = SELFPLAY
 
-    def __init__(self, games_per_batch: int, config: MCTSConfig) -> None:
+    def __init__(
+        self, games_per_batch: int, config: MCTSConfig, deal_mode: DealMode = "bid"
+    ) -> None:
         self.games_per_batch = games_per_batch
         self.config = config
+        self.deal_mode: DealMode = deal_mode
 
     def produce(self, evaluator: Evaluator, rng: np.random.Generator) -> Produced:
         """Play the batch in rounds of `games_in_flight` games. Every hand lasts 28 plays, so the
@@ -28,7 +33,7 @@ class SelfPlayProducer:
         while games < self.games_per_batch:
             n = min(self.config.games_in_flight, self.games_per_batch - games)
             try:
-                batch = play_games(evaluator, n, self.config, rng)
+                batch = play_games(evaluator, n, self.config, rng, self.deal_mode)
             except StopRequested:
                 if not parts:
                     raise
@@ -38,3 +43,20 @@ class SelfPlayProducer:
         return Produced(
             examples=Examples.concat(parts) if parts else empty_examples(), n_games=games
         )
+
+
+def search_config(play: WorkerSettings) -> MCTSConfig:
+    """The worker's search from its settings (raises ValueError on an impossible combination)."""
+    return MCTSConfig(
+        simulations=play.sims,
+        worlds=play.worlds or min(MCTSConfig.worlds, play.sims),
+        games_in_flight=play.games_in_flight,
+        node_capacity=play.node_capacity,
+        root=play.root,
+        interior=play.interior,
+        exact_tricks_left=play.exact_tricks_left,
+        true_deal=play.true_deal,
+        dirichlet_fraction=play.dirichlet_fraction,
+        temperature_plays=play.temperature_plays,
+        forced_move_shortcut=play.forced_move_shortcut,
+    )

@@ -1,0 +1,243 @@
+"""One run of the learning benchmark (bench/learning.py): the pipeline for a fixed wall time with
+weights snapshots along the way, then the evaluation of those snapshots."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from infra.experiment import Experiment
+from infra.fleet.base import FleetSpec
+from infra.fleet.local import LocalFleet
+from infra.fleet.memory import FleetPaths
+from infra.hub.local import LocalHub
+from infra.learner.options import LearnerOptions, LearnerSettings
+from infra.learner.supervisor import learner_command, stop_learner
+from infra.settings import Settings
+from infra.worker.options import WorkerSettings
+from zeb_core.arena import play_match
+from zeb_core.checkpoint import init_checkpoint, load_checkpoint, resolve_device, save_checkpoint
+from zeb_core.model_players import GreedyPlayer, ModelEvaluator
+from zeb_core.players import HeuristicPlayer, RandomPlayer
+
+EXP = "learn"
+EVAL_SEED = 777  # fixed deals for every evaluation of every run
+# The learner as these runs use it: short cycles so weights move often, no evaluation of its own
+# (the benchmark evaluates snapshots after the run, off the clock).
+BENCH_LEARNER: dict[str, Any] = dict(
+    training_steps_per_cycle=100,
+    lr=1e-3,
+    min_buffer=2000,
+    eval_every=0,
+    poll_interval_s=1.0,
+    max_example_age_s=600.0,
+    local_replay_cache_save_every=50,
+)
+# Self-play designs: zeb's is the worker defaults; the original's is its self-play search
+# (reference README: one tree over the true deal, 200 simulations, no noise, temperature 1 for all
+# 28 plays, forced moves searched, seat 0 leads with a random declaration and no bidding).
+DESIGNS: dict[str, dict[str, Any]] = {
+    "zeb": {},
+    "original": dict(
+        sims=200,
+        worlds=1,
+        true_deal=True,
+        dirichlet_fraction=0.0,
+        temperature_plays=28,
+        forced_move_shortcut=False,
+        deal_mode="selfplay",
+        root="puct",
+        interior="puct",
+        exact_tricks_left=0,
+    ),
+}
+
+
+class RunSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    design: str
+    minutes: float
+    size: str
+    belief_head: bool
+    workers: int
+    points: int
+    seed: int
+    worker: WorkerSettings
+    learner: LearnerSettings
+
+    @classmethod
+    def build(cls, *, design: str, worker: dict, learner: dict, **values: Any) -> RunSettings:
+        play = WorkerSettings.model_validate(
+            {"upload_interval_s": 30.0, **DESIGNS[design], **worker}
+        )
+        train = LearnerSettings.model_validate({**BENCH_LEARNER, **learner})
+        return cls(design=design, worker=play, learner=train, **values)
+
+
+@dataclass
+class Snapshot:
+    minutes: float
+    cycle: int
+    step: int
+    games: int
+    path: Path
+
+
+@dataclass
+class Run:
+    settings: RunSettings
+    home: Path  # the run's hub, caches and logs
+    keep_files: bool  # False: removed once evaluated
+    initial: Path
+    snapshots: list[Snapshot] = field(default_factory=list)
+    device: str = "cpu"
+
+
+def parse_assignments(items: list[str]) -> dict[str, Any]:
+    """`key=value` pairs; values are read as JSON when they parse (numbers, true, null)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"error: expected KEY=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except ValueError:
+            out[key.strip()] = value
+    return out
+
+
+def run_pipeline(settings: RunSettings, keep: Path | None) -> Run:
+    """Train from random weights for `settings.minutes`; snapshot the hub's weights along."""
+    home = Path(tempfile.mkdtemp(prefix=f"zeb-learning-{settings.design}-", dir=keep))
+    hub = LocalHub(home / "hub")
+    experiment = Experiment(hub, EXP)
+    initial = save_checkpoint(
+        init_checkpoint(settings.size, belief_head=settings.belief_head, seed=settings.seed),
+        home / "initial.pt",
+    )
+    experiment.seed(initial)
+    env = _child_env(home)
+    os.environ.update(env)  # the fleet's workers inherit it
+    fleet = LocalFleet(
+        FleetSpec(experiment=EXP, role="selfplay", target=settings.workers, worker=settings.worker),
+        experiment,
+        FleetPaths(home, EXP, "selfplay"),
+        Settings(home=home, hub_dir=home / "hub"),
+    )
+    options = LearnerOptions.of(
+        EXP,
+        settings.learner.model_copy(
+            update={"max_minutes": settings.minutes, "local_replay_cache_dir": home / "cache"}
+        ),
+    )
+    device = str(resolve_device(settings.learner.device))
+    run = Run(settings, home, keep is not None, initial, device=device)
+    fleet.up(settings.workers)
+    try:
+        _learn_with_snapshots(run, options, experiment, home)
+    finally:
+        fleet.down()
+    return run
+
+
+def _child_env(home: Path) -> dict[str, str]:
+    return {
+        "ZEB_HOME": str(home),
+        "ZEB_HUB": "local",
+        "ZEB_HUB_DIR": str(home / "hub"),
+        "WANDB_MODE": "disabled",
+        "OMP_NUM_THREADS": "1",
+        "NUMBA_NUM_THREADS": "1",
+    }
+
+
+def _learn_with_snapshots(run: Run, options: LearnerOptions, experiment, home: Path) -> None:
+    log = (home / "learner.log").open("ab")
+    learner = subprocess.Popen(
+        learner_command(options), stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ)
+    )
+    started = time.monotonic()
+    every_s = 60 * run.settings.minutes / run.settings.points
+    next_at = every_s
+    try:
+        while learner.poll() is None:
+            time.sleep(1.0)
+            elapsed = time.monotonic() - started
+            if elapsed >= next_at:
+                _snapshot(run, experiment, home, elapsed / 60)
+                next_at += every_s
+    finally:
+        stop_learner(learner, grace_s=30)
+        log.close()
+    _snapshot(run, experiment, home, (time.monotonic() - started) / 60)
+
+
+def _snapshot(run: Run, experiment: Experiment, home: Path, minutes: float) -> None:
+    weights = experiment.pull_weights()
+    state = weights.state
+    if run.snapshots and run.snapshots[-1].step == state.step:
+        run.snapshots[-1].minutes = minutes
+        return
+    path = home / "snapshots" / f"cycle-{state.cycle:06d}.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(weights.checkpoint_path, path)
+    run.snapshots.append(Snapshot(minutes, state.cycle, state.step, state.total_games, path))
+    print(f"  {minutes:5.1f} min: cycle {state.cycle}, {state.total_games} games", flush=True)
+
+
+def evaluate_run(run: Run, games: int) -> dict[str, Any]:
+    """Greedy snapshots against random on fixed deals; the final one also against the
+    heuristic and the initial weights."""
+    curve = []
+    for snap in run.snapshots:
+        result = _greedy_match(snap.path, RandomPlayer(), games)
+        curve.append(
+            {
+                "minutes": round(snap.minutes, 2),
+                "games": snap.games,
+                "steps": snap.step,
+                "cycle": snap.cycle,
+                "win_rate": result.a_win_rate,
+                "ci95": list(result.a_win_rate_ci95),
+            }
+        )
+    final = run.snapshots[-1] if run.snapshots else None
+    vs_heuristic = _greedy_match(final.path, HeuristicPlayer(), games) if final else None
+    initial_player = GreedyPlayer(_evaluator(run.initial), name="initial")
+    vs_initial = _greedy_match(final.path, initial_player, games) if final else None
+    if not run.keep_files:
+        shutil.rmtree(run.home, ignore_errors=True)
+    return {
+        "design": run.settings.design,
+        "device": run.device,
+        "minutes": run.settings.minutes,
+        "games": final.games if final else 0,
+        "steps": final.step if final else 0,
+        "curve": curve,
+        "final_win_rate_vs_random": curve[-1]["win_rate"] if curve else None,
+        "final_ci95": curve[-1]["ci95"] if curve else None,
+        "final_win_rate_vs_heuristic": vs_heuristic.a_win_rate if vs_heuristic else None,
+        "final_win_rate_vs_initial": vs_initial.a_win_rate if vs_initial else None,
+        "evaluation_games": games,
+        "settings": run.settings.model_dump(mode="json"),
+    }
+
+
+def _evaluator(path: Path) -> ModelEvaluator:
+    return ModelEvaluator(load_checkpoint(path).build_model(), "auto")
+
+
+def _greedy_match(path: Path, opponent, games: int):
+    greedy = GreedyPlayer(_evaluator(path))
+    return play_match(greedy, opponent, games - games % 2, seed=EVAL_SEED)
