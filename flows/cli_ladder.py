@@ -20,25 +20,21 @@ from rich.console import Console
 from rich.table import Table
 
 from flows.cli_run import _fail, _setup
+from flows.model_options import ModelGroup, OptionError, build_model, model_options
 from infra.ladder import DEFAULT_CACHE_DIR, LadderSetup, UpdateReport
 from infra.settings import Settings
-from zeb_core.ladder import Ladder
+from zeb_core.ladder import Ladder, LadderConfig
 
 DEFAULT_REFERENCE_DIR = Path(__file__).resolve().parents[2] / "shared" / "reference"
 err = Console(stderr=True)
 
 
+@model_options(config=ModelGroup(LadderConfig, panel="Ladder"))
 def ladder_command(
     experiment: Annotated[str, typer.Argument(help="Experiment name (the hub namespace).")],
     update: Annotated[
         bool, typer.Option("--update", help="Take a checkpoint if due, play what is missing.")
     ] = False,
-    games: Annotated[int, typer.Option(help="Games per pair (even: each deal twice).")] = 400,
-    every: Annotated[int, typer.Option(help="Cycles between rated checkpoints.")] = 10,
-    mcts_sims: Annotated[
-        int | None, typer.Option(help="Also rate each checkpoint with MCTS at N simulations.")
-    ] = None,
-    neighbours: Annotated[int, typer.Option(help="Nearest checkpoints each one plays.")] = 2,
     revision: Annotated[
         str | None, typer.Option(help="Weights revision to rate (default: the latest).")
     ] = None,
@@ -52,27 +48,23 @@ def ladder_command(
     wandb: Annotated[
         bool, typer.Option("--wandb/--no-wandb", help="Log new ratings to the experiment's run.")
     ] = True,
+    config: dict | None = None,
 ) -> None:
     """Show (or --update) the Elo ladder of an experiment's checkpoints against fixed anchors."""
-    from pydantic import ValidationError
-
     from infra.experiment import Experiment, ExperimentError
     from infra.hub.base import HubError
     from infra.ladder import plot_ladder, read_ladder
     from zeb_core.checkpoint import CheckpointError
-    from zeb_core.ladder import LadderConfig, LadderError, new_ladder
+    from zeb_core.ladder import LadderError, new_ladder
     from zeb_core.player_specs import PlayerSpecError
 
     settings, hub = _setup()
     try:
         exp = Experiment(hub, experiment)
-        config = LadderConfig(games=games, every=every, mcts_sims=mcts_sims, neighbours=neighbours)
-    except ExperimentError as exc:
+        ladder_config = build_model(LadderConfig, config or {})
+    except (ExperimentError, OptionError) as exc:
         raise _fail(str(exc)) from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise _fail(f"bad option --{first['loc'][0]}: {first['msg']}") from None
-    setup = LadderSetup(exp, config, cache_dir, reference_dir, device=device)
+    setup = LadderSetup(exp, ladder_config, cache_dir, reference_dir, device=device)
     report = None
     try:
         if not exp.exists():

@@ -259,8 +259,11 @@ def play_missing(
     ladder: Ladder,
     max_rounds: int = 3,
     progress: Progress | None = None,
+    play: Callable[[LadderSetup, PlayerPool, Ladder, PlannedMatch], Ladder] | None = None,
 ) -> tuple[Ladder, list[PlannedMatch], list[str]]:
-    """Plan, play and refit until nothing is missing (neighbours move as ratings settle)."""
+    """Plan, play and refit until nothing is missing (neighbours move as ratings settle).
+    `play` plays one match (default `play_one`; the evaluate flow passes its task)."""
+    play = play or play_one
     pool, played, skipped, unavailable = PlayerPool(setup), [], [], set()
     for _ in range(max_rounds):
         plan = [
@@ -274,7 +277,7 @@ def play_missing(
             if progress is not None:
                 progress(f"match {i + 1}/{len(plan)}: {match.a} vs {match.b}, {match.games} games")
             try:
-                ladder = play_one(setup, pool, ladder, match)
+                ladder = play(setup, pool, ladder, match)
                 played.append(match)
             except CheckpointUnavailable as err:
                 unavailable.update(_unavailable_side(setup, ladder, match))

@@ -19,6 +19,7 @@
     VAST_API_KEY             Vast.ai API key (only for Vast fleets; never printed)
     ZEB_VAST_URL             Vast API server (default https://console.vast.ai)
     ZEB_VAST_TIMEOUT_S       per-request timeout of the Vast client (default 20; the SDK's is 120)
+    ZEB_REFERENCE_DIR        the original's checkpoints, the ladder's anchors (../shared/reference)
 
 Bad values raise `SettingsError` with a one-line message naming the variable (never the token).
 """
@@ -58,6 +59,7 @@ ENV_VARS: dict[str, str] = {
     "vast_api_key": "VAST_API_KEY",
     "vast_url": "ZEB_VAST_URL",
     "vast_timeout_s": "ZEB_VAST_TIMEOUT_S",
+    "reference_dir": "ZEB_REFERENCE_DIR",
 }
 _SECRET_FIELDS = {"hf_token", "vast_api_key"}
 _REPO_SPEC = re.compile(
@@ -100,6 +102,8 @@ class Settings(BaseModel):
     vast_api_key: SecretStr | None = None
     vast_url: str = "https://console.vast.ai"
     vast_timeout_s: float = Field(20.0, gt=0, le=600)
+    # The original's checkpoints (the ladder's greedy anchors): ../shared/reference beside a clone.
+    reference_dir: Path = Path(__file__).resolve().parents[2] / "shared" / "reference"
 
     @property
     def local_hub_dir(self) -> Path:

@@ -126,12 +126,18 @@ class LadderConfig(_Strict):
     """How much to play. Defaults give about +-35 Elo from one 400-game pair alone; a checkpoint
     rated against five anchors and two neighbours ends near +-20."""
 
-    games: int = Field(400, ge=2, multiple_of=2)  # per pair (deals x 2, sides swapped)
-    neighbours: int = Field(2, ge=0)  # nearest checkpoint players each checkpoint also plays
-    seed: int = 20240  # of the deals: every pair plays the same deals
-    every: int = Field(10, ge=1)  # cycles between rated checkpoints (one per bucket of K)
-    mcts_sims: int | None = Field(None, ge=1)  # also rate each checkpoint with MCTS at N sims
-    batch_size: int = Field(512, ge=2)  # games played at once
+    games: int = Field(
+        400, ge=2, multiple_of=2, description="Games per pair (each deal twice, sides swapped)"
+    )
+    neighbours: int = Field(
+        2, ge=0, description="Nearest checkpoint players each checkpoint also plays"
+    )
+    seed: int = Field(20240, description="Seed of the deals: every pair plays the same deals")
+    every: int = Field(10, ge=1, description="Cycles between rated checkpoints")
+    mcts_sims: int | None = Field(
+        None, ge=1, description="Also rate each checkpoint with MCTS at this many simulations"
+    )
+    batch_size: int = Field(512, ge=2, description="Games played at once")
 
 
 def default_anchors() -> list[LadderPlayer]:

@@ -1,0 +1,127 @@
+"""Flow `evaluate`: the strength ladder of an experiment, updated when new weights land.
+
+    hold the experiment's ladder slot (a global concurrency limit of 1: runs never pile up)
+    take the checkpoint at `revision` (default: the latest) if its bucket of `every` cycles
+    has none; plan the matches still missing (anchors and nearest neighbours, never all
+    pairs), play them one task each; refit; store `EXP-ladder.json`; log the new ratings to
+    the experiment's W&B run; show the ladder as a table artifact
+
+The `evaluate/ladder` deployment runs it on the learn flow's `zeb.weights.published` events
+(every few publishes) and by hand; results are cached per (player, player, deals), so a rerun or
+a restart plays only what is new.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from prefect import flow, get_client, get_run_logger
+from prefect.artifacts import create_table_artifact
+from prefect.concurrency.sync import concurrency
+from pydantic import Field
+
+from flows.common import artifact_key, io_task, open_experiment, settings, step_task
+from infra.ladder import (
+    DEFAULT_CACHE_DIR,
+    LadderSetup,
+    PlayerPool,
+    log_ratings,
+    open_ladder,
+    play_missing,
+    play_one,
+    store_ladder,
+    take_checkpoint,
+)
+from infra.tracking import open_run
+from zeb_core.ladder import Ladder, LadderConfig, PlannedMatch
+
+
+@io_task
+def ladder_limit(exp: str) -> str:
+    name = f"zeb-ladder-{exp}"
+    with get_client(sync_client=True) as client:
+        client.upsert_global_concurrency_limit_by_name(name, limit=1)
+    return name
+
+
+@io_task
+def open_and_take(setup: LadderSetup, revision: str | None) -> tuple[Ladder, list[str]]:
+    ladder, added = take_checkpoint(setup, open_ladder(setup), revision)
+    return ladder, [p.name for p in added]
+
+
+@step_task(name="play-match")
+def play_match_task(
+    setup: LadderSetup, pool: PlayerPool, ladder: Ladder, match: PlannedMatch
+) -> Ladder:
+    get_run_logger().info("%s vs %s: %d games", match.a, match.b, match.games)
+    return play_one(setup, pool, ladder, match)
+
+
+@io_task
+def store(setup: LadderSetup, ladder: Ladder) -> tuple[Ladder, str | None]:
+    return store_ladder(setup, ladder)
+
+
+@io_task
+def log_to_wandb(exp: str, ladder: Ladder, added: list[str]) -> None:
+    config = settings()
+    experiment = open_experiment(exp)
+    tracker = open_run(
+        experiment, mode=config.wandb_mode, project=config.wandb_project, job_type="evaluate"
+    )
+    try:
+        log_ratings(tracker, ladder, added, experiment.read_state().cycle)
+    finally:
+        tracker.finish()
+
+
+@flow(name="evaluate", log_prints=True)
+def evaluate_experiment(
+    exp: Annotated[str, Field(description="Experiment name: the namespace on the hub")],
+    revision: Annotated[
+        str | None, Field(description="Weights revision to rate (default: the latest)")
+    ] = None,
+    ladder: Annotated[LadderConfig, Field(description="Games per pair, neighbours, every")] = (
+        LadderConfig()
+    ),
+    reference_dir: Annotated[
+        Path | None, Field(description="Folder of the anchors' reference checkpoints")
+    ] = None,
+    device: Annotated[str, Field(description="auto (CUDA when present), cpu or cuda")] = "auto",
+) -> list[dict[str, Any]]:
+    """Rate the experiment's newest checkpoint on the ladder and show the ratings."""
+    experiment = open_experiment(exp)
+    reference = reference_dir or settings().reference_dir
+    setup = LadderSetup(experiment, ladder, DEFAULT_CACHE_DIR, reference, device=device)
+    with concurrency(ladder_limit(exp), occupy=1, strict=True):
+        current, added = open_and_take(setup, revision)
+        current, _, skipped = play_missing(setup, current, play=play_match_task)
+        for reason in skipped:
+            get_run_logger().warning("skipped %s", reason)
+        current, stored = store(setup, current)
+        if added:
+            log_to_wandb(exp, current, added)
+    rows = _rows(current)
+    create_table_artifact(rows, key=artifact_key(exp, "ladder"), description=_describe(current))
+    get_run_logger().info("%s: %d players rated (ladder revision %s)", exp, len(rows), stored)
+    return rows
+
+
+def _rows(ladder: Ladder) -> list[dict[str, Any]]:
+    players = {p.name: p for p in ladder.players}
+    return [
+        {
+            "player": r.player,
+            "rating": round(r.rating),
+            "95% interval": f"{r.lo:.0f} .. {r.hi:.0f}",
+            "games": r.games,
+            "cycle": players[r.player].cycle if r.player in players else None,
+        }
+        for r in sorted(ladder.ratings, key=lambda r: -r.rating)
+    ]
+
+
+def _describe(ladder: Ladder) -> str:
+    return f"{ladder.experiment}: Elo with {ladder.anchor} = 0, {len(ladder.matches)} matches"
