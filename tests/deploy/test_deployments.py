@@ -89,6 +89,9 @@ def test_learn_rollback_takeover_and_cancel_on_a_real_server(tmp_path):
         (schedule,) = health["schedules"]
         assert schedule["schedule"]["interval"] == 300 and schedule["active"]
         assert schedule["slug"] == "every-5-min"
+        automations = server.post("/automations/filter", {})
+        expects = [a["trigger"].get("expect", []) for a in automations]
+        assert ["zeb.weights.published"] in expects  # evaluate/ladder's trigger was registered
 
         created = subprocess.run(
             [
