@@ -244,7 +244,7 @@ class Experiment:
         meta = read_checkpoint_meta(checkpoint)
         origin = Origin(
             checkpoint=str(checkpoint),
-            sha256=_sha256(checkpoint),
+            sha256=sha256_file(checkpoint),
             source_weights_name=meta.get("source_weights_name"),
             epoch=int(meta["epoch"]),
             total_games=int(meta["total_games"]),
@@ -423,7 +423,7 @@ def read_checkpoint_meta(path: Path) -> dict[str, Any]:
     return ckpt
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(1 << 20):

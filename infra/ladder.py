@@ -22,7 +22,6 @@ publish sees every bucket; one updated rarely rates what it finds.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import shutil
 from collections.abc import Callable
@@ -30,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from infra.experiment import Experiment
+from infra.experiment import Experiment, sha256_file
 from infra.hub.base import HubError, HubNotFoundError
 from infra.tracking import Tracker
 from zeb_core.ladder import (
@@ -175,7 +174,7 @@ def _take_if_due(setup: LadderSetup, ladder: Ladder, revision: str | None) -> La
     if not due(ladder, state.cycle, setup.config.every):
         return ladder
     snapshot = exp.pull_weights(revision)
-    sha = _sha256(snapshot.checkpoint_path)
+    sha = sha256_file(snapshot.checkpoint_path)
     name = f"c{state.cycle}-{sha[:12]}.pt"
     _cache_copy(snapshot.checkpoint_path, setup.folder / "checkpoints" / name)
     log.info("%s: rating the checkpoint of cycle %d (%s)", exp.name, state.cycle, revision)
@@ -207,7 +206,7 @@ def _refetch(setup: LadderSetup, player: LadderPlayer, path: Path) -> None:
         raise CheckpointUnavailable(
             f"{player.name}: not in the local cache and not on the hub any more ({err})"
         ) from None
-    if _sha256(source) != player.sha256:
+    if sha256_file(source) != player.sha256:
         raise CheckpointUnavailable(f"{player.name}: the hub's bytes differ from those rated")
     _cache_copy(source, path)
 
@@ -217,14 +216,6 @@ def _cache_copy(source: Path, target: Path) -> None:
         return
     with open(source, "rb") as src, atomic_open(target) as dst:
         shutil.copyfileobj(src, dst)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # -- playing --------------------------------------------------------------------------------------
