@@ -29,6 +29,8 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tests.fakes.http_base import MethodHandler
+
 _API = re.compile(r"^/api/(models|datasets)/([^/]+/[^/]+)(?:/(\w[\w-]*)(?:/([^/]+)(/.*)?)?)?$")
 _RESOLVE = re.compile(r"^/(?:(datasets)/)?([^/]+/[^/]+)/resolve/([^/]+)/(.+)$")
 
@@ -190,20 +192,8 @@ def _handler_for(server: FakeHfServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(MethodHandler):
     hub: FakeHfServer
-
-    def log_message(self, format: str, *args: object) -> None:  # keep test output clean
-        pass
-
-    def do_GET(self) -> None:
-        self._serve("GET")
-
-    def do_HEAD(self) -> None:
-        self._serve("HEAD")
-
-    def do_POST(self) -> None:
-        self._serve("POST")
 
     # -- plumbing --------------------------------------------------------------------------------
 
