@@ -118,3 +118,20 @@ def test_sampling_is_uniform_over_consistent_deals() -> None:
         counts[index[tuple(int(s) for s in row)]] += 1  # KeyError = an inconsistent deal
     stat = float(((counts - per_deal) ** 2 / per_deal).sum())
     assert chi2_pvalue(stat, len(deals) - 1) > 1e-3, (stat, len(deals))
+
+
+def test_the_belief_posterior_is_the_sampled_holder_frequency_in_255ths(rng):
+    from zeb_core.engine import legal_mask, new_games, step
+    from zeb_core.examples import belief_posterior, belief_targets
+
+    state = new_games(rng, 6, "bid")
+    for _ in range(23):  # late in the hand: hand sizes and voids say a lot
+        legal = legal_mask(state)
+        state = step(state, np.argmax(np.where(legal, rng.random(legal.shape), -1), axis=1))
+    soft = belief_posterior(state, np.random.default_rng(5), worlds=64)
+    hidden = belief_targets(state) >= 0
+    assert (soft.sum(axis=2)[hidden] == 255).all() and (soft[~hidden] == 0).all()
+    truth = belief_targets(state)
+    rows, doms = np.nonzero(hidden)
+    assert (soft[rows, doms, truth[rows, doms]] > 0).all()  # the real holder is possible
+    assert (soft.max(axis=2)[hidden] > 85).mean() > 0.5  # and mostly far from uniform

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from zeb_core.examples import Examples
+from zeb_core.examples import EXAMPLE_FIELDS, Examples
 from zeb_core.shards import (
     EVAL_AUX,
     SELFPLAY,
@@ -120,7 +120,7 @@ def good_meta_dict(examples: Examples) -> dict:
 
 
 BAD_META = {
-    "newer format": ({"format": 2}, "shard format 2"),
+    "newer format": ({"format": 3}, "shard format 3"),
     "other tokenizer": ({"tokenizer_version": "v2"}, "tokenizer_version"),
     "other engine": ({"engine_version": 0}, "engine_version"),
     "unknown key": ({"colour": "red"}, "colour"),
@@ -220,3 +220,27 @@ def test_an_interrupted_write_keeps_the_old_file_and_no_temporary(tmp_path: Path
         f.write(b"half a shard")
         raise RuntimeError("killed mid-write")
     assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["s.npz"]
+
+
+def test_a_format_1_shard_still_reads_with_the_true_holder_as_soft_target(rng):
+    """Shards written before belief_soft (format 1): the learner reads them, and their soft
+    belief target puts all the mass on the true holder."""
+    examples = synthetic_examples(20, rng)
+    meta = ShardMeta(
+        source=SELFPLAY,
+        model_cycle=0,
+        model_step=0,
+        worker_id="w",
+        created_at=datetime.now(UTC),
+        n_games=1,
+        n_examples=20,
+        format=1,
+    )
+    arrays = {f: getattr(examples, f) for f in EXAMPLE_FIELDS if f != "belief_soft"}
+    buf = io.BytesIO()
+    np.savez_compressed(buf, meta=np.array(meta.model_dump_json()), **arrays)
+    shard = shard_from_bytes(buf.getvalue(), "old.npz")
+    assert shard.meta.format == 1
+    np.testing.assert_array_equal(shard.examples.belief_soft, examples.belief_soft)
+    hidden = examples.belief >= 0
+    assert (shard.examples.belief_soft.max(axis=2)[hidden] == 255).all()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from zeb_core.examples import Examples
+from zeb_core.examples import Examples, one_hot_soft
 from zeb_core.model import ZebModel
 from zeb_core.replay import TrainBatch
 from zeb_core.shards import synthetic_examples
@@ -104,7 +104,8 @@ def test_masked_belief_entries_contribute_nothing() -> None:
     model, batch = tiny_model(), make_batch(16, 0)
     belief = batch.examples.belief.copy()
     belief[:4] = -1  # whole rows masked
-    tb = TorchBatch.from_batch(with_examples(batch, belief=belief), CPU)
+    soft = one_hot_soft(belief)
+    tb = TorchBatch.from_batch(with_examples(batch, belief=belief, belief_soft=soft), CPU)
     policy, value, logits = model(tb.tokens, tb.token_mask)
     logits.retain_grad()
     losses = compute_losses(policy, value, logits, tb, SourceWeights())
@@ -221,3 +222,19 @@ def test_inference_after_optimizer_steps_uses_the_current_weights():
         got, _, _ = model.eval()(tokens, mask)
         want, _, _ = fresh.eval()(tokens, mask)
     assert torch.allclose(got, want, atol=1e-5)
+
+
+def test_the_belief_target_mixes_the_posterior_and_the_true_holder() -> None:
+    model, batch = tiny_model(), make_batch(8, 0)
+    belief = batch.examples.belief
+    soft = np.zeros((*belief.shape, 3), np.uint8)
+    soft[belief >= 0] = (85, 85, 85)  # the posterior: no idea, a third each
+    tb = TorchBatch.from_batch(with_examples(batch, belief_soft=soft), CPU)
+    policy, value, logits = model(tb.tokens, tb.token_mask)
+    hidden = tb.belief >= 0
+    logp = torch.log_softmax(logits.float(), dim=-1)[hidden]  # [E, 3]
+    true_ce = -logp.gather(1, tb.belief[hidden][:, None]).mean()
+    uniform_ce = -logp.mean(dim=1).mean()
+    for mix, want in ((1.0, uniform_ce), (0.0, true_ce), (0.5, (uniform_ce + true_ce) / 2)):
+        losses = compute_losses(policy, value, logits, tb, SourceWeights(), belief_soft_mix=mix)
+        assert losses.parts["selfplay/belief"].item() == pytest.approx(want.item(), rel=1e-4)

@@ -12,6 +12,7 @@ import numpy as np
 
 from zeb_core.engine import GameState
 from zeb_core.rules import N_DOMINOES, N_SEATS
+from zeb_core.sampling import sample_worlds
 from zeb_core.tokenizer import N_FEATURES, N_TOKENS
 
 N_SLOTS = 7
@@ -25,8 +26,13 @@ EXAMPLE_FIELDS: dict[str, tuple[np.dtype, tuple[int, ...]]] = {
     "policy": (np.dtype(np.float32), (N_SLOTS,)),  # normalized root visits (0 on illegal slots)
     "value": (np.dtype(np.float32), ()),  # the deciding seat's final outcome, in [-1, 1]
     "belief": (np.dtype(np.int8), (N_DOMINOES,)),  # holder as relative seat - 1 (0..2), or -1
+    # The sampled posterior of each hidden domino's holder, in 255ths (0 where masked): what the
+    # mover can know, a target without the deal's noise (`belief_posterior`).
+    "belief_soft": (np.dtype(np.uint8), (N_DOMINOES, N_SEATS - 1)),
     "seat": (np.dtype(np.int8), ()),  # absolute seat that decided (0..3)
 }
+SOFT_SCALE = 255  # belief_soft units per probability 1
+POSTERIOR_WORLDS = 32  # deals sampled per decision for the posterior
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,7 @@ class Examples:
     policy: np.ndarray  # [N, 7] float32
     value: np.ndarray  # [N] float32
     belief: np.ndarray  # [N, 28] int8
+    belief_soft: np.ndarray  # [N, 28, 3] uint8
     seat: np.ndarray  # [N] int8
 
     def __len__(self) -> int:
@@ -73,6 +80,10 @@ class Examples:
             raise ValueError("field value: entries outside [-1, 1]")
         if ((self.belief < -1) | (self.belief > 2)).any():
             raise ValueError("field belief: entries outside -1..2")
+        soft = self.belief_soft.sum(axis=2, dtype=np.int64)  # [N, 28]
+        hidden = self.belief >= 0
+        if (soft[~hidden] != 0).any() or (np.abs(soft[hidden] - SOFT_SCALE) > 2).any():
+            raise ValueError("field belief_soft: rows must sum to 255 exactly where hidden")
         if ((self.seat < 0) | (self.seat > 3)).any():
             raise ValueError("field seat: entries outside 0..3")
 
@@ -99,3 +110,35 @@ def belief_targets(state: GameState) -> np.ndarray:
     relative = (owner - state.to_move[:, None].astype(np.int64)) % N_SEATS
     hidden = (owner >= 0) & (relative != 0)
     return np.where(hidden, relative - 1, BELIEF_MASKED).astype(np.int8)
+
+
+def one_hot_soft(belief: np.ndarray) -> np.ndarray:
+    """[N, 28, 3] uint8 soft targets that put all the mass on the true holder (0 if masked)."""
+    soft = np.zeros((*belief.shape, N_SEATS - 1), np.uint8)
+    rows, doms = np.nonzero(belief >= 0)
+    soft[rows, doms, belief[rows, doms]] = SOFT_SCALE
+    return soft
+
+
+def belief_posterior(
+    state: GameState, rng: np.random.Generator, worlds: int = POSTERIOR_WORLDS
+) -> np.ndarray:
+    """[B, 28, 3] uint8: how often each other seat holds each hidden domino over `worlds` deals
+    drawn uniformly among those consistent with what the mover has seen, in 255ths."""
+    holders = belief_targets(sample_worlds(state, worlds, rng)).reshape(
+        state.batch_size, worlds, -1
+    )
+    counts = np.stack([(holders == k).sum(axis=1) for k in range(N_SEATS - 1)], axis=-1)
+    return _to_255ths(counts, worlds)
+
+
+def _to_255ths(counts: np.ndarray, total: int) -> np.ndarray:
+    """Counts of `total` as 255ths that sum to exactly 255 (largest remainders get the rest)."""
+    exact = counts * (SOFT_SCALE / total)
+    units = np.floor(exact).astype(np.int64)
+    short = SOFT_SCALE - units.sum(axis=-1, keepdims=True)  # [.., 1], 0 where masked (all 0)
+    short = np.where(counts.sum(axis=-1, keepdims=True) > 0, short, 0)
+    order = np.argsort(-(exact - units), axis=-1, kind="stable")
+    bump = np.zeros_like(units)
+    np.put_along_axis(bump, order, (np.arange(counts.shape[-1]) < short).astype(np.int64), -1)
+    return (units + bump).astype(np.uint8)

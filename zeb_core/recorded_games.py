@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from zeb_core.engine import GameState, seat_outcomes, step
-from zeb_core.examples import Examples, belief_targets
+from zeb_core.examples import Examples, belief_posterior, belief_targets
 from zeb_core.players import Player
 from zeb_core.tokenizer import observe
 
@@ -54,9 +54,8 @@ def play_recorded(
                 sub = state.take(mine)
                 chosen = player.act(sub, rng)
                 actions[mine] = chosen
-                parts.append(
-                    (np.flatnonzero(mine), np.full(mine.sum(), player is a), _decision(sub, chosen))
-                )
+                decision = _decision(sub, chosen, rng)
+                parts.append((np.flatnonzero(mine), np.full(mine.sum(), player is a), decision))
         state = step(state, actions)
     outcomes = seat_outcomes(state, "win")
     games = np.concatenate([g for g, _, _ in parts])
@@ -66,7 +65,7 @@ def play_recorded(
     return RecordedGames(examples, state, a_team, np.concatenate([w for _, w, _ in parts]))
 
 
-def _decision(state: GameState, chosen: np.ndarray) -> Examples:
+def _decision(state: GameState, chosen: np.ndarray, rng: np.random.Generator) -> Examples:
     """The example of each mover's decision (value filled in once the games end)."""
     obs = observe(state)
     policy = np.zeros(obs.legal.shape, dtype=np.float32)
@@ -78,5 +77,6 @@ def _decision(state: GameState, chosen: np.ndarray) -> Examples:
         policy=policy,
         value=np.zeros(state.batch_size, dtype=np.float32),
         belief=belief_targets(state),
+        belief_soft=belief_posterior(state, rng),
         seat=state.to_move.astype(np.int8),
     )

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from zeb_core.examples import EXAMPLE_FIELDS, Examples
 from zeb_core.shards import EVAL_AUX, SELFPLAY, Shard, atomic_open
 
-REPLAY_CACHE_FORMAT = 1
+REPLAY_CACHE_FORMAT = 2  # 2: examples carry belief_soft (an older cache re-ingests)
 SOURCES = (SELFPLAY, EVAL_AUX)
 
 

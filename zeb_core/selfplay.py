@@ -15,7 +15,7 @@ import numpy as np
 
 from zeb_core.arena import concat_states
 from zeb_core.engine import DealMode, GameState, new_games, seat_outcomes, step
-from zeb_core.examples import Examples, belief_targets
+from zeb_core.examples import Examples, belief_posterior, belief_targets
 from zeb_core.mcts import Evaluator, MCTSConfig, SearchOutput, search, select_actions
 from zeb_core.rules import N_SEATS
 from zeb_core.tokenizer import observe
@@ -69,7 +69,7 @@ def play_games(
         net_seconds += out.network_seconds
         net_calls += out.network_calls
         net_evals += out.network_evals
-        _record(decisions, state, game_id, out)
+        _record(decisions, state, game_id, out, rng)
         state = step(state, select_actions(out, state.n_played, config, rng))
         plays += state.batch_size
         state, game_id = _refill(state, game_id, outcomes, n, config, rng, deal_mode)
@@ -89,7 +89,11 @@ def play_games(
 
 
 def _record(
-    decisions: _Decisions, state: GameState, game_id: np.ndarray, out: SearchOutput
+    decisions: _Decisions,
+    state: GameState,
+    game_id: np.ndarray,
+    out: SearchOutput,
+    rng: np.random.Generator,
 ) -> None:
     """An example (value still 0) for every searched decision of this wave."""
     rows = np.flatnonzero(out.searched)
@@ -106,6 +110,7 @@ def _record(
             policy=visits / visits.sum(axis=1, keepdims=True),
             value=np.zeros(rows.size, np.float32),
             belief=belief_targets(movers),
+            belief_soft=belief_posterior(movers, rng),
             seat=movers.to_move.astype(np.int8),
         )
     )

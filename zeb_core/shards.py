@@ -1,6 +1,6 @@
 """Example shards: the files self-play and eval-aux workers upload and the learner ingests.
 
-Format `zeb-shard` version 1 (`SHARD_FORMAT`), one `.npz` archive (zip, deflate-compressed, no
+Format `zeb-shard` version 2 (`SHARD_FORMAT`), one `.npz` archive (zip, deflate-compressed, no
 pickled objects anywhere, so it is read with `allow_pickle=False`):
 
     tokens      uint8   [N, 36, 8]   tokenizer v1 observation
@@ -9,6 +9,7 @@ pickled objects anywhere, so it is read with `allow_pickle=False`):
     policy      float32 [N, 7]       normalized root visits (policy target)
     value       float32 [N]          value target, from the deciding seat's view (`value_target`)
     belief      int8    [N, 28]      holder as relative seat - 1 (0..2), -1 = masked
+    belief_soft uint8   [N, 28, 3]   sampled posterior of the holder, in 255ths (version 2)
     seat        int8    [N]
     meta        str     []           one JSON object, the `ShardMeta` fields below
 
@@ -17,6 +18,7 @@ Every array shares the leading dimension N (== meta.n_examples). Files are writt
 from one worker sort oldest first. Reading checks the format version, the engine and tokenizer
 versions, the metadata schema, every array's dtype and shape and the value ranges
 (`Examples.validate`); anything wrong raises `ShardError` with one line naming the shard.
+Version 1 shards (no `belief_soft`) still read: their soft target is the true holder.
 """
 
 from __future__ import annotations
@@ -37,11 +39,12 @@ import numpy as np
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from zeb_core.engine import ENGINE_VERSION
-from zeb_core.examples import EXAMPLE_FIELDS, Examples
+from zeb_core.examples import EXAMPLE_FIELDS, Examples, one_hot_soft
 from zeb_core.rules import N_DOMINOES
 from zeb_core.tokenizer import FEATURE_CARDINALITY, N_TOKENS, TOKENIZER_VERSION
 
-SHARD_FORMAT = 1
+SHARD_FORMAT = 2
+READABLE_FORMATS = (1, 2)  # 1: before belief_soft
 SHARD_SUFFIX = ".npz"
 SELFPLAY = "selfplay-mcts"
 EVAL_AUX = "eval-eq-zeb"
@@ -154,6 +157,10 @@ def shard_from_bytes(data: bytes, name: str = "<bytes>") -> Shard:
     """Decode and validate a shard; every problem is a one-line `ShardError` naming `name`."""
     arrays, meta_text = _decode(data, name)
     meta = _parse_meta(meta_text, name)
+    if meta.format == 1:  # before soft belief targets: the true holder is the target
+        arrays["belief_soft"] = one_hot_soft(arrays["belief"])
+    elif "belief_soft" not in arrays:
+        raise ShardError(f"{name}: arrays missing ['belief_soft'] (required from format 2)")
     examples = Examples(**arrays)
     try:
         examples.validate()
@@ -173,10 +180,10 @@ def _decode(data: bytes, name: str) -> tuple[dict[str, np.ndarray], str]:
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             present = set(npz.files)
-            if present != expected:
+            if present != expected and present != expected - {"belief_soft"}:
                 missing, extra = sorted(expected - present), sorted(present - expected)
                 raise ShardError(f"{name}: arrays missing {missing}, unexpected {extra}")
-            arrays = {key: npz[key] for key in EXAMPLE_FIELDS}
+            arrays = {key: npz[key] for key in EXAMPLE_FIELDS if key in present}
             meta = npz["meta"]
     except ShardError:
         raise
@@ -195,9 +202,9 @@ def _parse_meta(text: str, name: str) -> ShardMeta:
     if not isinstance(raw, dict):
         raise ShardError(f"{name}: meta is not a JSON object")
     # Versions first, so a newer shard says "version" rather than some schema detail.
-    if raw.get("format") != SHARD_FORMAT:
+    if raw.get("format") not in READABLE_FORMATS:
         raise ShardError(
-            f"{name}: shard format {raw.get('format')!r}, this zeb reads {SHARD_FORMAT}"
+            f"{name}: shard format {raw.get('format')!r}, this zeb reads {READABLE_FORMATS}"
         )
     for key, ours in (("engine_version", ENGINE_VERSION), ("tokenizer_version", TOKENIZER_VERSION)):
         if raw.get(key) != ours:
@@ -255,5 +262,6 @@ def synthetic_examples(n: int, rng: np.random.Generator) -> Examples:
         policy=policy,
         value=rng.choice(np.array([-1, 0, 1], np.float32), n),
         belief=belief,
+        belief_soft=one_hot_soft(belief),
         seat=rng.integers(0, 4, n).astype(np.int8),
     )

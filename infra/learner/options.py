@@ -35,6 +35,12 @@ class LearnerSettings(BaseModel):
         128, ge=1, description="Shards kept on the hub per source (older ingested ones pruned)"
     )
     lr: float = Field(1e-4, gt=0, description="AdamW learning rate")
+    belief_soft_mix: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="Belief target: this share the sampled posterior, the rest the true holder",
+    )
     max_replay_ratio: float | None = Field(
         None,
         gt=0,

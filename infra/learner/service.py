@@ -118,9 +118,10 @@ class Learner:
             self.counted_until = snapshot.state.published_at
             local = None
         model = ckpt.build_model(self.options.device)
-        trainer = Trainer(
-            model, TrainConfig(lr=self.options.lr, amp=self.options.amp), self.options.device
+        config = TrainConfig(
+            lr=self.options.lr, amp=self.options.amp, belief_soft_mix=self.options.belief_soft_mix
         )
+        trainer = Trainer(model, config, self.options.device)
         if local is not None:
             trainer.load_state_dict(local["trainer"])
             log.info("resumed from %s: optimizer and scaler continue warm", source)
