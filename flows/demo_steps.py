@@ -150,10 +150,10 @@ def print_result(
         )
     out.print(table)
     learned = final["eval/vs_random_ci_lo"] > initial["eval/vs_random_ci_hi"]
+    relation = "lies" if learned else "does NOT lie"
     out.print(
-        "learned: "
-        + ("yes" if learned else "NO")
-        + " (the final weights' interval lies above the initial weights')"
+        f"learned: {'yes' if learned else 'no'} (the final weights' 95% interval vs random "
+        f"{relation} above the initial weights')"
     )
     verified = {k: all(c["ok"] for c in v) for k, v in checks.items()}
     out.print(
