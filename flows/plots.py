@@ -68,8 +68,9 @@ def learning_plot(
     top.set_title(title)
     cycles = [row["cycle"] for row in history]
     for term in LOSS_TERMS:
-        values = [row.get(term) for row in history]
-        if any(v is not None and v > 0 for v in values):
+        # A source absent from a cycle's batches reports 0: leave a gap, not a dive to 0.
+        values = [row.get(term) or float("nan") for row in history]
+        if any(v == v for v in values):
             bottom.plot(cycles, values, label=term.removeprefix("loss/"), linewidth=1)
     bottom.set_xlabel("learner cycle")
     bottom.set_ylabel("loss")
