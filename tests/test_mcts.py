@@ -15,6 +15,7 @@ from zeb_core.mcts import (
     SearchOutput,
     dirichlet_noise,
     masked_softmax,
+    most_visited,
     search,
     select_actions,
 )
@@ -24,7 +25,8 @@ from zeb_core.player_specs import PlayerSpecError, build_player
 from zeb_core.positions import position_from_dict
 from zeb_core.rules import HIGH, LOW, domino_id
 from zeb_core.sampling import deal_count, sample_worlds
-from zeb_core.search_tree import backward, empty_tree, select_leaves
+from zeb_core.search_tree import PUCT, backward, empty_tree, select_leaves
+from zeb_core.selfplay import original_selfplay_config
 from zeb_core.solver import solve_states
 from zeb_core.tokenizer import Observation
 
@@ -102,15 +104,19 @@ def test_select_and_backward_by_hand() -> None:
     # Root: slot 2 has N=2, Q = 0/2 = 0; unvisited slots take the root mean 0.5/3.
     # scores: slot0 1/6 + c*0.2*sqrt3, slot1 1/6 + c*0.3*sqrt3, slot2 0 + c*0.5*sqrt3/3.
     node, action = np.zeros(1, np.int32), np.zeros(1, np.int32)
-    args = (tree.children, tree.prior, tree.legal, tree.visits, tree.value_sum, tree.team)
-    select_leaves(*args, tree.terminal, np.ones(1, bool), np.float32(1.0), node, action)
-    assert (node[0], action[0]) == (0, 1)
+
+    def walk(c_puct: float) -> tuple[int, int]:
+        params = np.array([c_puct, 50.0, 0.1, 1.0])  # c_puct, then Gumbel's (unused here)
+        walk_from_root = (tree.walk_arrays, tree.terminal, np.ones(1, bool), np.full(1, -1))
+        select_leaves(*walk_from_root, PUCT, params, node, action)
+        return int(node[0]), int(action[0])
+
+    assert walk(1.0) == (0, 1)
     # Make Q(slot 2) = 1 (node 1 won both its visits): with c = 0.1 the walk now descends to
     # node 1, where the expanded slot 0 is worth -0.5 (node 2 is the other team's, at +0.5) and
     # the untried slots 1 and 2 take node 1's mean 1.0; the tie goes to slot 1.
     tree.value_sum[0, 1] = 2.0
-    select_leaves(*args, tree.terminal, np.ones(1, bool), np.float32(0.1), node, action)
-    assert (node[0], action[0]) == (1, 1)
+    assert walk(0.1) == (1, 1)
 
 
 def test_forced_moves_need_no_network() -> None:
@@ -140,6 +146,44 @@ def test_known_best_move_from_terminal_outcomes() -> None:
     out = search(ConstantEvaluator(0.0), state, np.random.default_rng(0), config)
     assert select_actions(out, state.n_played, config, None)[0] == 0
     assert out.visits[0, 0] > out.visits[0, 2] and out.q[0, 0] > 0 > out.q[0, 2]
+
+
+def test_exact_leaves_need_no_network() -> None:
+    # Two tricks to play after seat 1 leads: every child is solved in its world, so the
+    # network sees only the root, and Q is the exact outcome: +1 (1-0 takes 11, 29 points in
+    # all) and -1 (3-0 takes none, 18).
+    state = position_from_dict(KNOWN_BEST)
+    evaluator = ConstantEvaluator(0.0)
+    config = replace(EXACT, simulations=8, worlds=2, exact_tricks_left=2)
+    out = search(evaluator, state, np.random.default_rng(0), config)
+    assert evaluator.calls == 1
+    assert (out.q[0, 0], out.q[0, 2]) == (1.0, -1.0)
+
+
+def test_true_deal_search_plays_the_real_hands() -> None:
+    # Three tricks left, all solved below the root: over the true deal, each root slot's Q is
+    # the exact outcome of that play in the real deal.
+    state = positions(6, 5, 16)
+    config = replace(EXACT, simulations=14, c_puct=100.0, exact_tricks_left=3, true_deal=True)
+    out = search(ConstantEvaluator(0.0), state, np.random.default_rng(0), config)
+    to_come = solve_states(state).action_values  # [B, 7] mover's team points after each slot
+    b = np.arange(state.batch_size)
+    have = state.team_points[b, state.to_move % 2][:, None]
+    outcome = np.sign(2 * (have + to_come) - 42)
+    visited = out.searched[:, None] & (out.visits > 0)
+    assert visited.sum() > 2 * out.searched.sum()
+    np.testing.assert_array_equal(out.q[visited], outcome[visited])
+
+
+def test_original_selfplay_config() -> None:
+    config = original_selfplay_config()
+    assert (config.simulations, config.worlds, config.true_deal) == (200, 1, True)
+    assert config.dirichlet_fraction == 0 and config.temperature_plays == 28
+    assert not config.forced_move_shortcut and config.root == "puct"
+    with pytest.raises(ValueError, match="true deal"):
+        MCTSPlayer(ConstantEvaluator(), config)
+    with pytest.raises(ValueError, match="worlds"):
+        replace(config, worlds=2)
 
 
 @pytest.mark.parametrize("partner_trumps", [False, True])
@@ -201,18 +245,30 @@ def test_select_actions_temperature_and_ties() -> None:
     legal = np.array([[True, True, True, False, False, False, False]] * 2)
     visits = np.array([[3, 3, 0, 0, 0, 0, 0], [0, 10, 30, 0, 0, 0, 0]], np.int32)
     q = np.array([[0.1, 0.4, 0, 0, 0, 0, 0], [0] * 7], np.float32)
+    most = most_visited(visits, q, legal)
+    assert most.tolist() == [1, 2]  # a visit tie goes to the better Q
     out = SearchOutput(
-        visits=visits, q=q, root_value=np.zeros(2, np.float32), prior=np.zeros_like(q),
-        legal=legal, searched=np.ones(2, bool), network_seconds=0.0, network_calls=0,
+        visits=visits,
+        q=q,
+        root_value=np.zeros(2, np.float32),
+        prior=np.zeros_like(q),
+        policy=visits / visits.sum(axis=1, keepdims=True),
+        action=most,
+        legal=legal,
+        searched=np.ones(2, bool),
+        network_seconds=0.0,
+        network_calls=0,
         network_evals=0,
-    )  # fmt: skip
-    greedy = select_actions(out, np.array([20, 20]), EXACT, None)
-    assert greedy.tolist() == [1, 2]  # a visit tie goes to the better Q
+    )
+    assert select_actions(out, np.array([20, 20]), EXACT, None).tolist() == [1, 2]
     hot = replace(EXACT, temperature_plays=4)
     rng = np.random.default_rng(0)
     picks = np.stack([select_actions(out, np.array([0, 0]), hot, rng) for _ in range(2000)])
     assert set(picks[:, 0]) == {0, 1} and set(picks[:, 1]) == {1, 2}
     assert np.mean(picks[:, 1] == 2) == pytest.approx(0.75, abs=0.04)
+    # A Gumbel search explored through its noise: its move is played as it is.
+    gumbel_hot = replace(hot, root="gumbel")
+    assert select_actions(out, np.array([0, 0]), gumbel_hot, rng).tolist() == [1, 2]
 
 
 def test_softmax_and_noise_stay_on_legal_slots() -> None:
@@ -242,6 +298,12 @@ def test_player_spec(tmp_path) -> None:
     assert (cfg.simulations, cfg.worlds, cfg.c_puct, cfg.dirichlet_fraction) == (6, 2, 2.0, 0.0)
     default = build_player(f"mcts:{path}", "cpu").config
     assert (default.simulations, default.worlds) == (50, 2)  # 25 simulations per world
+    assert (default.root, default.interior, default.exact_tricks_left) == ("puct", "puct", 0)
+    spec = f"mcts:{path},sims=8,root=gumbel,interior=gumbel,k=4,exact=6,cscale=0.3,rescale=0"
+    gumbel = build_player(spec, "cpu").config
+    assert (gumbel.root, gumbel.interior, gumbel.exact_tricks_left) == ("gumbel", "gumbel", 6)
+    g = gumbel.gumbel
+    assert (g.considered_actions, g.c_scale, g.rescale_q, g.c_visit) == (4, 0.3, False, 50.0)
     state = positions(5, 4, 3)
     actions = player.act(state, np.random.default_rng(0))
     assert legal_mask(state)[np.arange(4), actions].all()
@@ -250,6 +312,9 @@ def test_player_spec(tmp_path) -> None:
         f"mcts:{path},sims=0",
         f"mcts:{path},depth=3",
         f"mcts:{path},sims=2,worlds=3",
+        f"mcts:{path},root=alphabeta",
+        f"mcts:{path},k=8",
+        f"mcts:{path},exact=8",
     ):
         with pytest.raises(PlayerSpecError):
             build_player(bad, "cpu")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -10,7 +12,7 @@ from zeb_core.engine import legal_mask, new_games, step
 from zeb_core.examples import belief_targets
 from zeb_core.mcts import MCTSConfig
 from zeb_core.model_players import ModelEvaluator
-from zeb_core.selfplay import play_games
+from zeb_core.selfplay import original_selfplay_config, play_games
 from zeb_core.tokenizer import Observation
 
 FAST = MCTSConfig(simulations=6, worlds=2, games_in_flight=3)
@@ -77,6 +79,29 @@ def test_same_seed_same_examples_with_a_model() -> None:
     a.validate()
     for name in ("tokens", "policy", "value", "belief", "seat"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+def test_gumbel_target_is_the_improved_policy() -> None:
+    config = replace(FAST, root="gumbel", interior="gumbel", exact_tricks_left=2)
+    batch = play_games(HandEvaluator(), 2, config, np.random.default_rng(4))
+    ex = batch.examples
+    ex.validate()
+    # Not visit shares: softmax(logits + sigma(completed Q)) is positive on every legal slot.
+    assert ((ex.policy > 0) == ex.legal).all()
+    visits = ex.policy * config.simulations
+    assert not np.allclose(visits, np.round(visits), atol=1e-3)
+
+
+def test_original_design_records_every_decision() -> None:
+    config = replace(original_selfplay_config(games_in_flight=2), simulations=8)
+    batch = play_games(HandEvaluator(), 2, config, np.random.default_rng(5), deal_mode="selfplay")
+    ex = batch.examples
+    ex.validate()
+    assert len(ex) == batch.plays == 2 * 28  # forced moves searched and recorded
+    forced = ex.legal.sum(axis=1) == 1
+    assert forced.any() and (ex.policy[forced] == ex.legal[forced]).all()
+    visits = ex.policy * config.simulations
+    np.testing.assert_allclose(visits, np.round(visits), atol=1e-4)
 
 
 def test_rejects_no_games() -> None:

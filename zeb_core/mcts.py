@@ -1,53 +1,57 @@
 """Batched determinized MCTS: `search(evaluator, states, rng, config) -> SearchOutput`.
 
 Determinization, per search: each decision samples `config.worlds` deals of the hidden dominoes
-consistent with what the mover has seen (`sampling.sample_worlds`: own hand, plays, voids), and
-grows one ordinary perfect-information tree per world with `simulations / worlds` simulations
-(root-parallel determinization). Root visits are summed over the worlds: the root's edges are the
-mover's own hand slots, the same dominoes in every world, so their counts add up. Why per search
-and not per simulation: inside one world every node has a single state, stored once and stepped
-once when expanded (a world per simulation would replay the path from the root in every
-simulation), and an edge is one domino (a world per simulation would make an opponent's slot `k`
-a different domino in different simulations, so edge statistics would mix unrelated moves). Several
-worlds per decision keep the search from fitting one guess of the hidden hands, and they widen
-each wave's network batch (B * worlds leaves). How to split the budget was measured, not assumed:
-with the reference checkpoint at 50 simulations against its greedy policy, 1 or 2 worlds (50 or
-25 simulations each) won 51-53% of 600-game matches, 10 worlds of 5 won 47.5% of 400
-(bench/mcts_strength.py). Its value head is weak early in a hand (no better than a constant
-before the third trick), so values one ply deep say little; deeper trees help more.
+consistent with what the mover has seen (`sampling.sample_worlds`) and grows one tree per world;
+root visits and Q are combined over the worlds (root edges are the mover's own slots, the same
+in every world). The network at a node sees only its mover's observation, so a tree learns from
+its world only which moves are legal deeper down and what the states it reaches are worth. With
+network values alone, 1-2 deep trees beat 10 shallow ones (51-53% against greedy, 47.5%).
+`true_deal` searches the real deal instead (the original's self-play: it peeks, so no player).
 
-Leakage is small: the network at a node sees only the observation of the seat to move there
-(its own hand in that world and the public plays), so what a tree learns from the sampled world
-is which actions are legal at deeper nodes (and so which moves are forced, which expansion plays
-through) and the results of reaching terminal states.
+Values are from the view of the team to move; backup flips the sign by team, not by ply (the
+trick winner leads, so consecutive movers can be partners). A leaf takes the network's value, a
+finished hand its true outcome, and (`exact_tricks_left`) a leaf with few tricks left its exact
+outcome in its world (`solver.solve_states`), without a network call. Each simulation wave makes
+one network call for all trees in flight.
 
-Values are from the view of the team to move. Backup flips the sign by team, not by ply: the
-trick winner leads, so consecutive movers can be partners. Leaves use the network's value; a leaf
-where the hand is over uses the true outcome (`seat_outcomes(state, scoring)` of the mover there)
-and needs no network call. Each simulation wave makes one network call for all trees in flight.
+Root rules: "puct" (visit shares are the policy target; Dirichlet noise, temperature) or "gumbel"
+(gumbel.py: Sequential Halving over Gumbel-top-k slots, the improved policy as the target). A
+Gumbel root whose plays all leave at most `exact_tricks_left` tricks grows no tree: every legal
+play is solved in each sampled world, so the plays are compared on the same deals. Measured with
+zeb-e2839 at 50 simulations against its greedy policy, 2000 games on the same deals
+(bench/mcts_strength.py, seed 2026): PUCT 51.8%, Gumbel 51.7% (51.4% with Gumbel interior
+selection), PUCT with exact leaves (6 tricks) 50.8%; Gumbel with exact_tricks_left 6 57.3%,
+with 7 58.1%. The value head says little early in a hand; exact, paired values are what help.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
-from typing import Protocol
+from dataclasses import dataclass, field, replace
+from typing import Literal, Protocol
 
 import numpy as np
 
-from zeb_core.engine import N_PLAYS, GameState, Scoring, legal_mask, seat_outcomes, step
+from zeb_core import gumbel
+from zeb_core.engine import GameState, Scoring, legal_mask, seat_outcomes, step
+from zeb_core.gumbel import GumbelConfig, GumbelRoot
 from zeb_core.sampling import sample_worlds
 from zeb_core.search_tree import (
+    GUMBEL,
+    PUCT,
     SearchTree,
     add_nodes,
     backward,
     empty_tree,
+    exact_outcomes,
+    play_forced_moves,
     select_leaves,
-    write_states,
+    tricks_left,
 )
 from zeb_core.tokenizer import Observation, observe
 
 N_SLOTS = 7
+Rule = Literal["puct", "gumbel"]
 
 
 class Evaluator(Protocol):
@@ -58,16 +62,21 @@ class Evaluator(Protocol):
 
 @dataclass(frozen=True)
 class MCTSConfig:
-    simulations: int = 200  # network-evaluated simulations per decision, over all worlds
+    simulations: int = 200  # leaf evaluations per decision over all worlds (network or exact)
     worlds: int = 4  # sampled deals per decision, one tree each (simulations split evenly)
     games_in_flight: int = 16  # self-play games advanced together (one network call per wave)
     node_capacity: int = 512  # most nodes a tree may hold (it needs simulations/worlds + 1)
+    root: Rule = "puct"  # root: PUCT + visit-count target, or Gumbel (gumbel.py) + improved policy
+    interior: Rule = "puct"  # below the root: PUCT, or mctx's deterministic Gumbel selection
+    gumbel: GumbelConfig = field(default_factory=GumbelConfig)  # used where a rule is "gumbel"
     c_puct: float = 1.5  # exploration weight of the prior in PUCT
     dirichlet_alpha: float = 0.5  # root noise concentration (about 7 legal slots at most)
-    dirichlet_fraction: float = 0.25  # share of the root prior replaced by noise; 0 = no noise
-    temperature: float = 1.0  # visits ** (1 / temperature) for early moves; 0 = greedy
-    temperature_plays: int = 8  # temperature applies while fewer plays than this were made
+    dirichlet_fraction: float = 0.25  # PUCT root: share of the prior replaced by noise; 0 = none
+    temperature: float = 1.0  # PUCT: visits ** (1 / temperature) for early moves; 0 = greedy
+    temperature_plays: int = 8  # explore (temperature, Gumbel noise) while fewer plays were made
     forced_move_shortcut: bool = True  # a decision with one legal slot needs no search
+    exact_tricks_left: int = 0  # leaves with at most this many tricks to play are solved; 0 = off
+    true_deal: bool = False  # search the real deal, not sampled ones (self-play only: it peeks)
     scoring: Scoring = "win"  # terminal values (the value head was trained on "win")
 
     def __post_init__(self) -> None:
@@ -84,6 +93,12 @@ class MCTSConfig:
             raise ValueError("games_in_flight >= 1, c_puct >= 0 and temperature >= 0 required")
         if not 0 <= self.dirichlet_fraction <= 1 or self.dirichlet_alpha <= 0:
             raise ValueError("dirichlet_fraction must be in [0, 1] and dirichlet_alpha > 0")
+        if self.root not in ("puct", "gumbel") or self.interior not in ("puct", "gumbel"):
+            raise ValueError("root and interior must each be 'puct' or 'gumbel'")
+        if not 0 <= self.exact_tricks_left <= 7:
+            raise ValueError("exact_tricks_left must be 0..7")
+        if self.true_deal and self.worlds != 1:
+            raise ValueError("true_deal searches the one real deal: worlds must be 1")
 
     @property
     def tree_size(self) -> int:
@@ -91,7 +106,7 @@ class MCTSConfig:
         return -(-self.simulations // self.worlds) + 1
 
     def for_evaluation(self) -> MCTSConfig:
-        """No root noise, greedy over visits: how a player searches in a match."""
+        """No root noise, greedy over the search's choice: how a player searches in a match."""
         return replace(self, dirichlet_fraction=0.0, temperature_plays=0)
 
 
@@ -101,6 +116,8 @@ class SearchOutput:
     q: np.ndarray  # [B, 7] float32 mean value of each root slot over worlds, mover's team view
     root_value: np.ndarray  # [B] float32 mean root value over worlds (0 where not searched)
     prior: np.ndarray  # [B, 7] float32 network policy at the root, no noise (0 not searched)
+    policy: np.ndarray  # [B, 7] float32 target: visit shares (PUCT), improved policy (Gumbel)
+    action: np.ndarray  # [B] int64 the search's move (PUCT: most visited; Gumbel: its argmax)
     legal: np.ndarray  # [B, 7] bool legal slots of the mover
     searched: np.ndarray  # [B] bool a search ran (False: forced move, shortcut taken)
     network_seconds: float  # time spent in evaluator.evaluate
@@ -124,6 +141,16 @@ class _TimedEvaluator:
         return np.asarray(logits, np.float32), np.asarray(values, np.float32)
 
 
+@dataclass(frozen=True)
+class _Roots:
+    """The network at each game's root (the mover's observation is the same in every world)."""
+
+    logits: np.ndarray  # [B, 7] float32
+    prior: np.ndarray  # [B, 7] float32 masked softmax of the logits
+    value: np.ndarray  # [B] float32
+    legal: np.ndarray  # [B, 7] bool
+
+
 def search(
     evaluator: Evaluator, states: GameState, rng: np.random.Generator, config: MCTSConfig
 ) -> SearchOutput:
@@ -133,20 +160,24 @@ def search(
     legal = legal_mask(states)
     searched = legal.sum(axis=1) > 1 if config.forced_move_shortcut else np.ones(len(legal), bool)
     b = states.batch_size
-    visits = np.where(searched[:, None], 0, legal).astype(np.int32)  # forced: one visit
-    q, prior = np.zeros((b, N_SLOTS), np.float32), np.zeros((b, N_SLOTS), np.float32)
-    root_value = np.zeros(b, np.float32)
+    # Forced moves: one visit and the whole policy on the one legal slot.
+    stats = {
+        "visits": np.where(searched[:, None], 0, legal).astype(np.int32),
+        "q": np.zeros((b, N_SLOTS), np.float32),
+        "root_value": np.zeros(b, np.float32),
+        "prior": np.zeros((b, N_SLOTS), np.float32),
+        "policy": legal.astype(np.float32),
+        "action": np.argmax(legal, axis=1).astype(np.int64),
+    }
     timed = _TimedEvaluator(evaluator)
-    if searched.any():
-        tree, root_prior = _grow_trees(timed, states.take(searched), rng, config)
-        stats = _root_stats(tree, config.worlds)
-        visits[searched], q[searched], root_value[searched] = stats
-        prior[searched] = root_prior
+    solved = searched & (config.root == "gumbel")
+    solved &= gumbel.solvable_roots(states, config.exact_tricks_left)
+    for rows, run in ((searched & ~solved, _search_rows), (solved, _solve_rows)):
+        if rows.any():
+            for name, value in run(timed, states.take(rows), rng, config).items():
+                stats[name][rows] = value
     return SearchOutput(
-        visits=visits,
-        q=q,
-        root_value=root_value,
-        prior=prior,
+        **stats,
         legal=legal,
         searched=searched,
         network_seconds=timed.seconds,
@@ -155,30 +186,111 @@ def search(
     )
 
 
+def _search_rows(
+    evaluator: _TimedEvaluator, states: GameState, rng: np.random.Generator, config: MCTSConfig
+) -> dict[str, np.ndarray]:
+    """Grow the trees of these games and summarize their roots."""
+    tree, roots, gumbel_root = _grow_trees(evaluator, states, rng, config)
+    visits, q = _root_totals(tree, config.worlds)
+    mean = tree.value_sum[:, 0] / tree.visits[:, 0]
+    root_value = mean.reshape(-1, config.worlds).mean(axis=1)
+    return _summary(visits, q, root_value, roots.prior, roots.legal, gumbel_root, config)
+
+
+def _solve_rows(
+    evaluator: _TimedEvaluator, states: GameState, rng: np.random.Generator, config: MCTSConfig
+) -> dict[str, np.ndarray]:
+    """Gumbel roots whose plays can all be solved (`gumbel.solve_roots`): no trees."""
+    obs = observe(states)
+    logits, value = evaluator.evaluate(obs)
+    explore = states.n_played < config.temperature_plays
+    solved = gumbel.solve_roots(
+        states, logits, value, explore, rng, config.simulations, config.scoring, config.gumbel
+    )
+    root = solved.root
+    return _summary(solved.visits, solved.q, solved.value, root.prior, root.legal, root, config)
+
+
+def _summary(
+    visits: np.ndarray,
+    q: np.ndarray,
+    root_value: np.ndarray,
+    prior: np.ndarray,
+    legal: np.ndarray,
+    gumbel_root: GumbelRoot | None,
+    config: MCTSConfig,
+) -> dict[str, np.ndarray]:
+    """The SearchOutput fields of searched roots: PUCT's visit shares and most visited slot,
+    or Gumbel's improved policy and move."""
+    if gumbel_root is None:
+        policy = visits / visits.sum(axis=1, keepdims=True)
+        action = most_visited(visits, q, legal)
+    else:
+        policy = gumbel.improved_policy(gumbel_root, visits, q, config.gumbel)
+        action = gumbel.final_actions(gumbel_root, visits, q, config.gumbel)
+    return {
+        "visits": visits.astype(np.int32),
+        "q": q.astype(np.float32),
+        "root_value": root_value.astype(np.float32),
+        "prior": prior,
+        "policy": policy.astype(np.float32),
+        "action": action,
+    }
+
+
 def _grow_trees(
     evaluator: _TimedEvaluator, states: GameState, rng: np.random.Generator, config: MCTSConfig
-) -> tuple[SearchTree, np.ndarray]:
-    """One tree per (game, world), game-major; returns the trees and the root prior [B, 7]."""
+) -> tuple[SearchTree, _Roots, GumbelRoot | None]:
+    """One tree per (game, world), game-major; one network call per simulation wave."""
     n_worlds = config.worlds
-    worlds = sample_worlds(states, n_worlds, rng)
+    worlds = _worlds(states, rng, config)
     # Tree w of a game gets simulations // worlds, the first simulations % worlds one more.
     per_world = config.simulations // n_worlds + (
         np.arange(n_worlds) < config.simulations % n_worlds
     )
     budget = np.tile(per_world, states.batch_size)
     tree = empty_tree(worlds.batch_size, config.tree_size)
-    root_prior = _add_roots(tree, evaluator, states, worlds, rng, config)
+    roots = _add_roots(tree, evaluator, states, worlds, rng, config)
+    gumbel_root = None
+    if config.root == "gumbel":
+        explore = states.n_played < config.temperature_plays
+        gumbel_root = gumbel.new_root(
+            roots.logits, roots.legal, roots.value, explore, rng, config.simulations, config.gumbel
+        )
+    rule = GUMBEL if config.interior == "gumbel" else PUCT
+    g = config.gumbel  # select_leaves' params
+    params = np.array([config.c_puct, g.c_visit, g.c_scale, float(g.rescale_q)])
+    root_action = np.full(tree.n_trees, -1, np.int32)
     active = np.empty(tree.n_trees, bool)
     node = np.zeros(tree.n_trees, np.int32)
     action = np.zeros(tree.n_trees, np.int32)
     for k in range(int(budget.max())):
         np.greater(budget, k, out=active)
+        if gumbel_root is not None:
+            root_action[:] = _gumbel_picks(tree, gumbel_root, active, config)
         select_leaves(
-            tree.children, tree.prior, tree.legal, tree.visits, tree.value_sum, tree.team,
-            tree.terminal, active, np.float32(config.c_puct), node, action,
-        )  # fmt: skip
+            tree.walk_arrays, tree.terminal, active, root_action, rule, params, node, action
+        )
         _expand_and_backup(tree, evaluator, np.flatnonzero(active), node, action, config)
-    return tree, root_prior
+    return tree, roots, gumbel_root
+
+
+def _gumbel_picks(
+    tree: SearchTree, root: GumbelRoot, active: np.ndarray, config: MCTSConfig
+) -> np.ndarray:
+    """[T] the root slot of each active tree's simulation in this wave (-1: inactive)."""
+    n_worlds = config.worlds
+    visits, q = _root_totals(tree, n_worlds)
+    per_world = tree.child_visits(0).reshape(-1, n_worlds, N_SLOTS)  # [B, W, 7]
+    wave = active.reshape(-1, n_worlds)
+    return gumbel.root_actions(root, visits, q, per_world, wave, config.gumbel).ravel()
+
+
+def _worlds(states: GameState, rng: np.random.Generator, config: MCTSConfig) -> GameState:
+    """The deals to search: sampled from the mover's view, or the real one (true_deal)."""
+    if config.true_deal:
+        return states.take(np.arange(states.batch_size))
+    return sample_worlds(states, config.worlds, rng)
 
 
 def _add_roots(
@@ -188,15 +300,15 @@ def _add_roots(
     worlds: GameState,
     rng: np.random.Generator,
     config: MCTSConfig,
-) -> np.ndarray:
-    """Evaluate each game's root once (the mover's observation is the same in every world)."""
+) -> _Roots:
+    """Evaluate each game's root once and make it the root of each of its worlds' trees."""
     obs = observe(states)
     logits, value = evaluator.evaluate(obs)
     prior = masked_softmax(logits, obs.legal)  # [B, 7]
     n_worlds = config.worlds
     tree_prior = np.repeat(prior, n_worlds, axis=0)
     legal = np.repeat(obs.legal, n_worlds, axis=0)
-    if config.dirichlet_fraction > 0:
+    if config.dirichlet_fraction > 0 and config.root == "puct":  # Gumbel explores by its noise
         noise = dirichlet_noise(legal, config.dirichlet_alpha, rng)
         frac = np.float32(config.dirichlet_fraction)
         tree_prior = (1 - frac) * tree_prior + frac * noise
@@ -205,7 +317,7 @@ def _add_roots(
     tree_value = np.repeat(value, n_worlds)
     nodes = add_nodes(tree, trees, roots, roots, worlds, legal, tree_prior, tree_value)
     backward(tree.parent, tree.visits, tree.value_sum, tree.team, trees, nodes, tree_value)
-    return prior
+    return _Roots(logits=logits, prior=prior, value=value, legal=obs.legal)
 
 
 def _expand_and_backup(
@@ -218,72 +330,55 @@ def _expand_and_backup(
 ) -> None:
     """Expand the selected edge of each tree (one network call for all) and back the value up."""
     leaf, act = node[trees], action[trees]
-    leaf_value = tree.own_value[trees, leaf]  # terminal leaves: the stored outcome
+    leaf_value = tree.own_value[trees, leaf]  # settled leaves: the stored outcome
     grow = act >= 0
     if grow.any():
         t, parents, slots = trees[grow], leaf[grow], act[grow]
         child = step(tree.states.take(tree.rows(t, parents)), slots)
         child, legal = play_forced_moves(child)
-        prior, value = evaluate_states(evaluator, child, legal, config.scoring)
-        leaf[grow] = add_nodes(tree, t, parents, slots, child, legal, prior, value)
+        prior, value, settled = evaluate_states(evaluator, child, legal, config)
+        leaf[grow] = add_nodes(tree, t, parents, slots, child, legal, prior, value, settled)
         leaf_value[grow] = value
     backward(tree.parent, tree.visits, tree.value_sum, tree.team, trees, leaf, leaf_value)
 
 
-def play_forced_moves(state: GameState) -> tuple[GameState, np.ndarray]:
-    """Play on while the mover has a single legal slot (a node there would be a pass-through).
-
-    A forced move has the value of its one child, so skipping it changes no value, saves a
-    network call per forced ply, and lets a simulation reach the end of the hand (true outcomes)
-    in fewer expansions: the last trick is always forced. The edge keeps the parent's slot.
-    Returns the state and its legal mask [B, 7].
-    """
-    legal = legal_mask(state)
-    for _ in range(N_PLAYS):
-        forced = np.flatnonzero(legal.sum(axis=1) == 1)  # finished games have no legal slot
-        if forced.size == 0:
-            break
-        moved = step(state.take(forced), np.argmax(legal[forced], axis=1))
-        state = _with_rows(state, forced, moved)
-        legal[forced] = legal_mask(moved)
-    return state, legal
-
-
-def _with_rows(state: GameState, rows: np.ndarray, src: GameState) -> GameState:
-    """A copy of `state` with `rows` replaced by `src`."""
-    out = GameState(**{f: getattr(state, f).copy() for f in GameState.__dataclass_fields__})
-    write_states(out, rows, src)
-    return out
-
-
 def evaluate_states(
-    evaluator: Evaluator, states: GameState, legal: np.ndarray, scoring: Scoring = "win"
-) -> tuple[np.ndarray, np.ndarray]:
-    """(prior [B, 7], value [B]) of each state (legal mask [B, 7]), its mover's team view.
-
-    Finished hands take the true outcome of the seat to move and skip the network.
+    evaluator: Evaluator, states: GameState, legal: np.ndarray, config: MCTSConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(prior [B, 7], value [B], settled [B]) of each state (legal mask [B, 7]), its mover's
+    team view. Settled states need no network: a finished hand takes its true outcome, one with
+    at most `exact_tricks_left` tricks to play its solved outcome in this (fully known) deal.
     """
     done = states.done
     b = np.arange(states.batch_size)
-    value = seat_outcomes(states, scoring)[b, states.to_move].astype(np.float32)
+    value = seat_outcomes(states, config.scoring)[b, states.to_move].astype(np.float32)
+    solve = np.flatnonzero(~done & (tricks_left(states.n_played) <= config.exact_tricks_left))
+    if solve.size:
+        value[solve] = exact_outcomes(states.take(solve), config.scoring)
+    settled = done.copy()
+    settled[solve] = True
     prior = np.zeros((states.batch_size, N_SLOTS), np.float32)
-    live = np.flatnonzero(~done)
+    live = np.flatnonzero(~settled)
     if live.size:
         obs = observe(states.take(live) if live.size < states.batch_size else states)
         logits, net_value = evaluator.evaluate(obs)
         prior[live] = masked_softmax(logits, legal[live])
         value[live] = net_value
-    return prior, value
+    return prior, value, settled
 
 
-def _root_stats(tree: SearchTree, n_worlds: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per game: root visits summed over worlds, visit-weighted Q, mean root value."""
+def _root_totals(tree: SearchTree, n_worlds: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per game: root visits [B, 7] summed over worlds and their visit-weighted Q [B, 7]."""
     visits = tree.child_visits(0).reshape(-1, n_worlds, N_SLOTS)  # [B, W, 7]
     q = tree.q_values(0).reshape(-1, n_worlds, N_SLOTS)
     total = visits.sum(axis=1)
-    mean_q = (q * visits).sum(axis=1) / np.maximum(total, 1)
-    root = (tree.value_sum[:, 0] / tree.visits[:, 0]).reshape(-1, n_worlds).mean(axis=1)
-    return total.astype(np.int32), mean_q.astype(np.float32), root.astype(np.float32)
+    return total, (q * visits).sum(axis=1) / np.maximum(total, 1)
+
+
+def most_visited(visits: np.ndarray, q: np.ndarray, legal: np.ndarray) -> np.ndarray:
+    """[B] the most visited legal slot; ties go to the better Q, then the lowest slot."""
+    key = np.where(legal, visits + (q + 1) / 3, -np.inf)  # (q + 1) / 3 < 1: only breaks ties
+    return np.argmax(key, axis=1).astype(np.int64)
 
 
 def masked_softmax(logits: np.ndarray, legal: np.ndarray) -> np.ndarray:
@@ -306,15 +401,13 @@ def select_actions(
     config: MCTSConfig,
     rng: np.random.Generator | None,
 ) -> np.ndarray:
-    """[B] slots: sampled from visits ** (1 / T) while `n_played < temperature_plays`, else the
-    most visited slot (ties: the better Q, then the lowest slot)."""
-    visits = output.visits.astype(np.float64)
-    key = np.where(output.legal, visits + (output.q + 1) / 3, -np.inf)  # (q + 1) / 3 < 1
-    actions = np.argmax(key, axis=1).astype(np.int64)
+    """[B] slots: the search's move, except that a PUCT search samples from visits ** (1 / T)
+    while `n_played < temperature_plays` (a Gumbel search explored through its noise already)."""
+    actions = output.action.copy()
     explore = (np.asarray(n_played) < config.temperature_plays) & (config.temperature > 0)
-    if explore.any():
+    if config.root == "puct" and explore.any():
         assert rng is not None, "sampling with a temperature needs an rng"
-        weights = visits[explore] ** (1.0 / config.temperature)
+        weights = output.visits[explore].astype(np.float64) ** (1.0 / config.temperature)
         cdf = np.cumsum(weights, axis=1)
         u = rng.random((int(explore.sum()), 1)) * cdf[:, -1:]  # scaled: never past the last
         actions[explore] = (cdf <= u).sum(axis=1)

@@ -4,6 +4,12 @@
 deal) so each search wave sends one network call for all of them. Every hand lasts exactly 28
 plays, so games that start together also finish together and the batch stays aligned: the
 observations of one wave hold similar numbers of tokens, which the packed forward likes.
+
+The policy target is the search's (`SearchOutput.policy`): visit shares for a PUCT root, the
+improved policy softmax(logits + sigma(completed Q)) for a Gumbel root; moves follow
+`select_actions`. `original_selfplay_config()` with `deal_mode="selfplay"` reproduces the
+original's self-play (one PUCT tree over the true deal, 200 simulations, visits at temperature 1
+for all 28 plays, forced moves searched and recorded).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from zeb_core.arena import concat_states
-from zeb_core.engine import DealMode, GameState, new_games, seat_outcomes, step
+from zeb_core.engine import N_PLAYS, DealMode, GameState, new_games, seat_outcomes, step
 from zeb_core.examples import Examples, belief_posterior, belief_targets
 from zeb_core.mcts import Evaluator, MCTSConfig, SearchOutput, search, select_actions
 from zeb_core.rules import N_SEATS
@@ -23,7 +29,7 @@ from zeb_core.tokenizer import observe
 
 @dataclass(frozen=True)
 class SelfPlayBatch:
-    examples: Examples  # one row per searched decision (forced moves are not examples)
+    examples: Examples  # one row per searched decision (forced ones too without the shortcut)
     games: int  # complete games played
     plays: int  # decisions made, forced ones included
     seconds: float  # wall time of play_games
@@ -46,6 +52,22 @@ class _Decisions:
 
     parts: list[Examples]
     game_ids: list[np.ndarray]
+
+
+def original_selfplay_config(games_in_flight: int = 16) -> MCTSConfig:
+    """The original's self-play search (reference README): one PUCT tree over the true deal,
+    200 simulations, no Dirichlet noise, moves sampled from visits at temperature 1 for all 28
+    plays, a fresh tree per move, forced moves searched and recorded. Its deals: "selfplay"."""
+    return MCTSConfig(
+        simulations=200,
+        worlds=1,
+        games_in_flight=games_in_flight,
+        dirichlet_fraction=0.0,
+        temperature=1.0,
+        temperature_plays=N_PLAYS,
+        forced_move_shortcut=False,
+        true_deal=True,
+    )
 
 
 def play_games(
@@ -101,13 +123,12 @@ def _record(
         return
     movers = state.take(rows)
     obs = observe(movers)
-    visits = out.visits[rows].astype(np.float32)
     decisions.parts.append(
         Examples(
             tokens=obs.tokens,
             token_mask=obs.token_mask,
             legal=obs.legal,
-            policy=visits / visits.sum(axis=1, keepdims=True),
+            policy=out.policy[rows],
             value=np.zeros(rows.size, np.float32),
             belief=belief_targets(movers),
             belief_soft=belief_posterior(movers, rng),
