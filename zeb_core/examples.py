@@ -23,7 +23,7 @@ EXAMPLE_FIELDS: dict[str, tuple[np.dtype, tuple[int, ...]]] = {
     "tokens": (np.dtype(np.uint8), (N_TOKENS, N_FEATURES)),  # tokenizer v1 observation
     "token_mask": (np.dtype(np.bool_), (N_TOKENS,)),  # True = a real token
     "legal": (np.dtype(np.bool_), (N_SLOTS,)),  # legal hand slots at the decision
-    "policy": (np.dtype(np.float32), (N_SLOTS,)),  # normalized root visits (0 on illegal slots)
+    "policy": (np.dtype(np.float32), (N_SLOTS,)),  # search target: visit shares or Gumbel's
     "value": (np.dtype(np.float32), ()),  # the deciding seat's final outcome, in [-1, 1]
     "belief": (np.dtype(np.int8), (N_DOMINOES,)),  # holder as relative seat - 1 (0..2), or -1
     # The sampled posterior of each hidden domino's holder, in 255ths (0 where masked): what the
