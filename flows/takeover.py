@@ -35,7 +35,8 @@ from flows.common import io_task, settings, step_task
 from zeb_core.shards import atomic_write_bytes
 
 LIMIT_PREFIX = "zeb-learner-"
-ACTIVE = [StateType.RUNNING, StateType.PENDING]
+# Only running learn runs are older ones to take over from: a pending one started after us.
+ACTIVE = [StateType.RUNNING]
 
 
 def limit_name(exp: str) -> str:
