@@ -33,7 +33,9 @@ from zeb_core.shards import synthetic_examples
 from zeb_core.train import TrainConfig, Trainer
 
 TARGET_STEPS_PER_S = 9.0
-ORIGINAL_STEPS_PER_S = 4.4
+# Not measured here (the foundation's measurement of the original's learner on this CPU): printed
+# for reference, never divided by.
+ORIGINAL_STEPS_PER_S_REFERENCE = "4.4 (the original's learner, measured apart on this CPU)"
 BATCH = 64
 
 
@@ -154,7 +156,7 @@ def summarize(
         "cpu_ms_per_step": {k: round(v, 1) for k, v in cpu_ms.items()},
         "packed_over_padded": {k: round(v, 2) for k, v in ratios.items()},
         "target_steps_per_s": TARGET_STEPS_PER_S,
-        "original_steps_per_s": ORIGINAL_STEPS_PER_S,
+        "original_steps_per_s_reference": ORIGINAL_STEPS_PER_S_REFERENCE,
         "meets_target": min(rate["plain-packed"], rate["belief-packed"]) >= TARGET_STEPS_PER_S,
         "load_average_before": round(load_before, 2),
         "load_average_after": round(os.getloadavg()[0], 2),
