@@ -83,16 +83,16 @@ def worker_selfplay(
     exp: ExpOption, worker_id: _worker_id_option("selfplay") = None, worker: dict | None = None
 ) -> None:
     """Self-play with MCTS and the newest weights; upload shards of source selfplay-mcts."""
-    from infra.worker.selfplay import SelfPlayProducer, search_config
+    from infra.worker.selfplay import SelfPlayProducer
 
     settings, hub = _setup()
     options = _worker_options(settings, "selfplay", exp, worker_id, worker or {})
     play = options.play
     try:
-        config = search_config(play)
+        producer = SelfPlayProducer(play)
     except ValueError as exc:
         raise _fail(str(exc)) from None
-    _run_worker(hub, options, SelfPlayProducer(play.games_per_batch, config, play.deal_mode))
+    _run_worker(hub, options, producer)
 
 
 @worker_app.command("evalaux")

@@ -52,6 +52,7 @@ class _Decisions:
 
     parts: list[Examples]
     game_ids: list[np.ndarray]
+    root_values: list[np.ndarray]  # the search's value of each decision, the mover's team view
 
 
 def original_selfplay_config(games_in_flight: int = 16) -> MCTSConfig:
@@ -76,15 +77,22 @@ def play_games(
     config: MCTSConfig,
     rng: np.random.Generator,
     deal_mode: DealMode = "bid",
+    value_root_mix: float = 0.0,
 ) -> SelfPlayBatch:
-    """Play `n` complete games of MCTS self-play; return their examples and timings."""
+    """Play `n` complete games of MCTS self-play; return their examples and timings.
+
+    The value target is the game's outcome for the deciding seat, mixed with `value_root_mix` of
+    the search's root value (at a solved root: the average exact outcome over the sampled deals,
+    a low-variance estimate of the same quantity)."""
+    if not 0.0 <= value_root_mix <= 1.0:
+        raise ValueError("value_root_mix must be in [0, 1]")
     if n < 1:
         raise ValueError("play at least one game")
     start = time.perf_counter()
     state = new_games(rng, min(config.games_in_flight, n), deal_mode)
     game_id = np.arange(state.batch_size)
     outcomes = np.zeros((n, N_SEATS), np.float32)  # [game, seat] final outcome
-    decisions = _Decisions([], [])
+    decisions = _Decisions([], [], [])
     plays, net_seconds, net_calls, net_evals = 0, 0.0, 0, 0
     while state.batch_size:
         out = search(evaluator, state, rng, config)
@@ -98,7 +106,10 @@ def play_games(
     examples = Examples.concat(decisions.parts)
     if len(examples):
         ids = np.concatenate(decisions.game_ids)
-        examples = replace(examples, value=outcomes[ids, examples.seat].astype(np.float32))
+        outcome = outcomes[ids, examples.seat]
+        root = np.concatenate(decisions.root_values)
+        value = (1 - value_root_mix) * outcome + value_root_mix * root
+        examples = replace(examples, value=np.clip(value, -1, 1).astype(np.float32))
     return SelfPlayBatch(
         examples=examples,
         games=n,
@@ -136,6 +147,7 @@ def _record(
         )
     )
     decisions.game_ids.append(game_id[rows])
+    decisions.root_values.append(out.root_value[rows])
 
 
 def _refill(

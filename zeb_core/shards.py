@@ -76,6 +76,7 @@ class ShardMeta(BaseModel):
     n_games: int = Field(ge=0)
     n_examples: int = Field(ge=0)
     value_target: Literal["win"] = "win"  # +1/-1/0 by the team with more of the 42 points
+    value_root_mix: float = Field(0.0, ge=0.0, le=1.0)  # share of the search's root value in it
     eq_win_rate: float | None = Field(None, ge=0.0, le=1.0)  # eval-aux: E[Q] player vs model
     eq_margin: float | None = Field(None, allow_inf_nan=False)  # eval-aux: mean point margin
 

@@ -19,6 +19,7 @@ from zeb_core.shards import EVAL_AUX
 
 class EvalAuxProducer:
     source = EVAL_AUX
+    value_root_mix = 0.0  # the game's outcome: E[Q] games record no search value
 
     def __init__(self, deals_per_batch: int = 8, worlds: int = DEFAULT_WORLDS) -> None:
         self.deals_per_batch = deals_per_batch  # each deal is played twice, sides swapped

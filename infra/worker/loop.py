@@ -58,6 +58,7 @@ class Produced:
 
 class Producer(Protocol):
     source: str  # shard source family
+    value_root_mix: float  # the share of the search's root value in the value targets
 
     def produce(self, evaluator: ModelEvaluator, rng: np.random.Generator) -> Produced: ...
 
@@ -239,6 +240,7 @@ class Worker:
             n_examples=len(examples),
             eq_win_rate=sum(p.eq_wins for p in eq) / n_games if eq else None,
             eq_margin=sum(p.eq_margin_sum for p in eq) / n_games if eq else None,
+            value_root_mix=self.producer.value_root_mix,
         )
         self.seq += 1
         self.spool.put(shard_name(self.options.worker_id, now, self.seq), examples, meta)

@@ -54,6 +54,12 @@ class WorkerSettings(_Strict):
     forced_move_shortcut: bool = Field(
         True, description="Play a single legal move without a search (and no example)"
     )
+    value_root_mix: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Value target: this share the search's root value, the rest the game's outcome",
+    )
     deal_mode: Literal["bid", "selfplay"] = Field(
         "bid", description="bid: a random bidder leads; selfplay: seat 0 leads (the original's)"
     )
@@ -85,6 +91,7 @@ UNUSED_BY_ROLE: dict[Role, frozenset[str]] = {
             "temperature_plays",
             "forced_move_shortcut",
             "deal_mode",
+            "value_root_mix",
         }
     ),
 }

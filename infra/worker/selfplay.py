@@ -17,12 +17,11 @@ from zeb_core.shards import SELFPLAY
 class SelfPlayProducer:
     source = SELFPLAY
 
-    def __init__(
-        self, games_per_batch: int, config: MCTSConfig, deal_mode: DealMode = "bid"
-    ) -> None:
-        self.games_per_batch = games_per_batch
-        self.config = config
-        self.deal_mode: DealMode = deal_mode
+    def __init__(self, play: WorkerSettings) -> None:
+        self.config = search_config(play)  # ValueError on an impossible combination
+        self.games_per_batch = play.games_per_batch
+        self.deal_mode: DealMode = play.deal_mode
+        self.value_root_mix = play.value_root_mix  # recorded in each shard's metadata
 
     def produce(self, evaluator: Evaluator, rng: np.random.Generator) -> Produced:
         """Play the batch in rounds of `games_in_flight` games. Every hand lasts 28 plays, so the
@@ -33,7 +32,9 @@ class SelfPlayProducer:
         while games < self.games_per_batch:
             n = min(self.config.games_in_flight, self.games_per_batch - games)
             try:
-                batch = play_games(evaluator, n, self.config, rng, self.deal_mode)
+                batch = play_games(
+                    evaluator, n, self.config, rng, self.deal_mode, self.value_root_mix
+                )
             except StopRequested:
                 if not parts:
                     raise

@@ -20,6 +20,7 @@ class FakeProducer:
     """Synthetic examples; optionally runs a hook (e.g. a learner publishing) before a batch."""
 
     source = SELFPLAY
+    value_root_mix = 0.0
 
     def __init__(self, hooks=None):
         self.hooks = hooks or {}
