@@ -119,6 +119,8 @@ def parse_assignments(items: list[str]) -> dict[str, Any]:
 
 def run_pipeline(settings: RunSettings, keep: Path | None) -> Run:
     """Train from random weights for `settings.minutes`; snapshot the hub's weights along."""
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
     home = Path(tempfile.mkdtemp(prefix=f"zeb-learning-{settings.design}-", dir=keep))
     hub = LocalHub(home / "hub")
     experiment = Experiment(hub, EXP)

@@ -40,7 +40,7 @@ console = Console(stderr=True)
 def demo_command(
     exp: str = typer.Option("demo", "--exp", help="Experiment name."),
     home: Path = typer.Option(Path(".zeb/demo"), help="Folder for the hub, caches and logs."),
-    minutes: float = typer.Option(6.0, help="Learning time in all (stage 0, then stage 1)."),
+    minutes: float = typer.Option(10.0, help="Learning time in all (stage 0, then stage 1)."),
     workers: int = typer.Option(1, help="Self-play worker processes."),
     eval_games: int = typer.Option(1000, help="Games per final evaluation matchup."),
 ) -> None:

@@ -34,14 +34,8 @@ class DemoPlan:
 
     @classmethod
     def build(cls, exp: str, home: Path, minutes: float, workers: int, games: int) -> DemoPlan:
-        selfplay = WorkerSettings(
-            sims=8,
-            worlds=1,
-            games_in_flight=32,
-            games_per_batch=32,
-            upload_interval_s=5,
-            device="cpu",
-        )
+        # The workers' default search (bench/learning.py chose it), shorter uploads for a short run.
+        selfplay = WorkerSettings(upload_interval_s=5, device="cpu")
         evalaux = WorkerSettings(eq_worlds=8, deals_per_batch=2, upload_interval_s=5, device="cpu")
         return cls(
             exp,
@@ -166,7 +160,7 @@ def print_result(
     out.print(f"hub:        {plan.home / 'hub'} (zeb hub ls {plan.exp})", highlight=False)
     out.print(f"took {seconds / 60:.1f} minutes", highlight=False)
     if not learned:
-        out.print("[yellow]the run was too short to show learning: try --minutes 10[/yellow]")
+        out.print("[yellow]the run was too short to show learning: try --minutes 20[/yellow]")
     return all(verified.values()) and len(verified) == 2
 
 

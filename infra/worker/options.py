@@ -24,23 +24,23 @@ class _Strict(BaseModel):
 class WorkerSettings(_Strict):
     """How a worker plays: what a fleet sets for all its workers."""
 
-    sims: int = Field(200, ge=1, description="MCTS simulations per decision")
+    sims: int = Field(16, ge=1, description="MCTS simulations per decision")
     worlds: int | None = Field(
-        None, ge=1, description="Sampled deals per decision (default min(8, sims))"
+        2, ge=1, description="Sampled deals per decision (None: min(8, sims))"
     )
     games_in_flight: int = Field(
-        128, ge=1, description="Games advanced together (one network call per wave)"
+        32, ge=1, description="Games advanced together (one network call per wave)"
     )
-    games_per_batch: int = Field(128, ge=1, description="Games played between weight checks")
+    games_per_batch: int = Field(64, ge=1, description="Games played between weight checks")
     node_capacity: int = Field(512, ge=2, description="Nodes per search tree")
     root: Literal["puct", "gumbel"] = Field(
-        "puct",
+        "gumbel",
         description="Root search: PUCT with a visit-count target, or Gumbel with the "
         "improved-policy target",
     )
     interior: Literal["puct", "gumbel"] = Field("puct", description="Selection below the root")
     exact_tricks_left: int = Field(
-        0, ge=0, le=7, description="Solve leaves with at most this many tricks left (0: off)"
+        5, ge=0, le=7, description="Solve leaves with at most this many tricks left (0: off)"
     )
     true_deal: bool = Field(
         False, description="Search the real deal (the original's design; it peeks at hands)"
