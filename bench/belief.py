@@ -84,7 +84,7 @@ def belief_report(
     checkpoint: Path, games: int = 64, worlds: int = 200, seed: int = 0
 ) -> dict[str, object]:
     model = load_checkpoint(checkpoint).build_model().eval()
-    if model.belief_head is None:
+    if not model.config.belief_head:
         raise SystemExit(f"{checkpoint} has no belief head")
     rng = np.random.default_rng(seed)
     sums = np.zeros((7, 3))  # per trick: head CE, posterior CE, entries

@@ -23,7 +23,12 @@ def _observations(rng, games=6):
 def test_presets_and_parameter_count():
     assert count_parameters(ZebModel.from_config(preset_config("medium"))) == 556_970
     small = ZebModel.from_config(preset_config("small", belief_head=True))
-    assert small.belief_head is not None
+    assert small.belief_queries is not None and small.belief_head is None  # zeb's head
+    original = preset_config("small", belief_head=True, belief_head_type="pooled")
+    assert ZebModel.from_config(original).belief_head is not None
+    assert "belief_head_type" not in original.to_checkpoint_dict()  # the original's keys only
+    with pytest.raises(ValueError, match="belief_head_type"):
+        preset_config("small", belief_head=True, belief_head_type="mlp")
     with pytest.raises(ValueError, match="unknown model size"):
         preset_config("huge")
     with pytest.raises(ValueError, match="unknown model_config key"):
@@ -32,10 +37,14 @@ def test_presets_and_parameter_count():
         preset_config("small", tokenizer="v9")
 
 
-@pytest.mark.parametrize("size,belief", [("small", True), ("medium", False), ("large", True)])
+@pytest.mark.parametrize(
+    "size,belief", [("small", True), ("medium", False), ("large", True), ("small", "pooled")]
+)
 def test_packed_forward_matches_padded(rng, size, belief):
     torch.manual_seed(0)
-    model = ZebModel.from_config(preset_config(size, belief_head=belief)).eval()
+    kind = belief if isinstance(belief, str) else "queries"
+    config = preset_config(size, belief_head=bool(belief), belief_head_type=kind)
+    model = ZebModel.from_config(config).eval()
     tokens, mask = _observations(rng)
     with torch.inference_mode():
         p1, v1, b1 = model(tokens, mask)
@@ -48,6 +57,7 @@ def test_packed_forward_matches_padded(rng, size, belief):
     if belief:
         assert b1.shape == (tokens.shape[0], 28, 3)
         torch.testing.assert_close(b1, b2, atol=1e-5, rtol=1e-4)
+        assert model(tokens, mask, belief=False)[2] is None  # search skips the head
     else:
         assert b1 is None
 

@@ -191,9 +191,10 @@ def test_a_non_finite_gradient_skips_the_step_on_cpu() -> None:
 def test_restart_takes_lr_from_the_config_and_refuses_other_formats() -> None:
     old = Trainer(tiny_model(), TrainConfig(lr=1e-3), device="cpu")
     old.step(make_batch())
-    new = Trainer(tiny_model(), TrainConfig(lr=5e-4), device="cpu")
+    new = Trainer(tiny_model(), TrainConfig(lr=5e-4, belief_lr_scale=3.0), device="cpu")
     new.load_state_dict(old.state_dict())
-    assert [g["lr"] for g in new.optimizer.param_groups] == [5e-4]
+    lrs = {g["name"]: g["lr"] for g in new.optimizer.param_groups}
+    assert lrs == {"trunk": 5e-4, "belief": pytest.approx(1.5e-3)}  # the belief head's own lr
     assert new.optimizer.state  # the Adam moments came along
     with pytest.raises(ValueError, match="format"):
         new.load_state_dict({**old.state_dict(), "format": 99})

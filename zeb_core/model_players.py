@@ -27,7 +27,8 @@ class ModelEvaluator:
         mask = torch.from_numpy(obs.token_mask).to(self.device)
         logits, values = [], []
         for i in range(0, tokens.shape[0], self.max_batch):
-            p, v, _ = self.model(tokens[i : i + self.max_batch], mask[i : i + self.max_batch])
+            rows = slice(i, i + self.max_batch)
+            p, v, _ = self.model(tokens[rows], mask[rows], belief=False)
             logits.append(p.float().cpu())
             values.append(v.float().cpu())
         return torch.cat(logits).numpy(), torch.cat(values).numpy()

@@ -41,6 +41,12 @@ class LearnerSettings(BaseModel):
         le=1,
         description="Belief target: this share the sampled posterior, the rest the true holder",
     )
+    belief_weight: float = Field(
+        0.5, ge=0, description="Self-play belief loss weight (policy and value weigh 1)"
+    )
+    belief_lr_scale: float = Field(
+        3.0, gt=0, description="The belief head learns at this multiple of lr"
+    )
     max_replay_ratio: float | None = Field(
         None,
         gt=0,

@@ -17,8 +17,6 @@ from __future__ import annotations
 import io
 import logging
 import os
-import signal
-import threading
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -32,6 +30,7 @@ from infra.learner.evaluation import evaluate_model
 from infra.learner.ingest import Ingestor, IngestReport, prune
 from infra.learner.local_state import LearnerLockError, Ledger, LocalState
 from infra.learner.options import LearnerOptions
+from infra.learner.stopping import StopSignal
 from infra.tracking import NullTracker, Tracker
 from zeb_core.checkpoint import Checkpoint, checkpoint_from_dict, checkpoint_from_model
 from zeb_core.model import ZebModel
@@ -58,7 +57,7 @@ class Learner:
         self.experiment = Experiment(hub, options.experiment)
         self.tracker_factory = tracker_factory or (lambda exp: NullTracker())
         self.rng = np.random.default_rng(options.seed)
-        self.stop_requested = False
+        self.stop = StopSignal()
         self.last_ingest: IngestReport | None = None  # the latest look at the hub's shards
         self.published: dict[str, object] = {}  # cycle and revision of the last publish
         self.newest_shard_at: datetime | None = None  # creation time of the newest shard seen
@@ -118,15 +117,23 @@ class Learner:
             self.counted_until = snapshot.state.published_at
             local = None
         model = ckpt.build_model(self.options.device)
+        selfplay_weights = LossWeights(belief=self.options.belief_weight)
         config = TrainConfig(
-            lr=self.options.lr, amp=self.options.amp, belief_soft_mix=self.options.belief_soft_mix
+            lr=self.options.lr,
+            amp=self.options.amp,
+            belief_soft_mix=self.options.belief_soft_mix,
+            belief_lr_scale=self.options.belief_lr_scale,
+            loss_weights=SourceWeights(selfplay=selfplay_weights),
         )
         trainer = Trainer(model, config, self.options.device)
-        if local is not None:
-            trainer.load_state_dict(local["trainer"])
-            log.info("resumed from %s: optimizer and scaler continue warm", source)
-        else:
-            log.info("resumed from %s: optimizer starts cold", source)
+        try:
+            if local is not None:
+                trainer.load_state_dict(local["trainer"])
+                log.info("resumed from %s: optimizer and scaler continue warm", source)
+                return model, trainer
+        except ValueError as exc:  # saved by another zeb or for another head: moments cannot fit
+            log.warning("the saved optimizer state does not fit (%s)", exc)
+        log.info("resumed from %s: optimizer starts cold", source)
         return model, trainer
 
     def _resume_replay(self, hub_state: ExperimentState) -> None:
@@ -167,12 +174,12 @@ class Learner:
             if hasattr(self, "local"):
                 self.local.unlock()
             raise
-        self._install_signal_handlers()
-        self._watch_parent()
+        self.stop.install_handlers()
+        self.stop.watch_parent(self.parent_pid)
         cycles_run = 0
         started = time.monotonic()
         try:
-            while not self.stop_requested:
+            while not self.stop.requested:
                 if self.options.max_cycles is not None and cycles_run >= self.options.max_cycles:
                     break
                 if self._out_of_time(started):
@@ -182,7 +189,7 @@ class Learner:
                     self._train_cycle()
                     cycles_run += 1
                 else:
-                    self._sleep(self.options.poll_interval_s)
+                    self.stop.sleep(self.options.poll_interval_s)
         finally:
             self._shutdown()
 
@@ -271,7 +278,7 @@ class Learner:
             eval_rows += int(batch.is_eval_aux.sum())
             for key, value in self.trainer.step(batch).items():
                 sums[key] += value
-            if self.stop_requested:
+            if self.stop.requested:
                 return  # an interrupted cycle is not counted; the saved state is the last cycle's
         seconds = time.perf_counter() - started
         steps = self.options.training_steps_per_cycle
@@ -410,38 +417,9 @@ class Learner:
 
     # -- helpers -----------------------------------------------------------------------------------
 
-    def _install_signal_handlers(self) -> None:
-        def request_stop(signum, frame) -> None:
-            log.info("signal %d: stopping after this step", signum)
-            self.stop_requested = True
-
-        signal.signal(signal.SIGTERM, request_stop)
-        signal.signal(signal.SIGINT, request_stop)
-
     def _out_of_time(self, started: float) -> bool:
         limit = self.options.max_minutes
         return limit is not None and time.monotonic() - started >= 60 * limit
-
-    def _watch_parent(self) -> None:
-        """If the supervising process dies without stopping us (SIGKILL), save and exit rather
-        than train on where no one can stop or take over this learner."""
-        if self.parent_pid is None:
-            return
-
-        def watch() -> None:
-            while not self.stop_requested:
-                if os.getppid() != self.parent_pid:
-                    log.warning("the supervising process %d is gone: stopping", self.parent_pid)
-                    self.stop_requested = True
-                    return
-                time.sleep(1.0)
-
-        threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-    def _sleep(self, seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while not self.stop_requested and time.monotonic() < end:
-            time.sleep(min(0.2, seconds))
 
     def _retry(self, fn):
         """Run `fn` until the hub answers; fail at once on what waiting cannot fix."""

@@ -21,6 +21,7 @@ from tests.infra.learner_helpers import (
 )
 from zeb_core.checkpoint import checkpoint_from_dict
 from zeb_core.shards import EVAL_AUX, SELFPLAY
+from zeb_core.train import LossWeights
 
 
 def _status(tmp_path) -> dict:
@@ -198,4 +199,14 @@ def test_the_replay_ratio_makes_the_learner_wait_for_data(local_hub, tmp_path, c
     assert learner._ready_to_train()
     learner._train_cycle()
     assert _status(tmp_path)["train/replay_ratio"] == pytest.approx(192 / 150)
+    learner._shutdown()
+
+
+def test_the_belief_weight_option_weighs_self_play_belief(local_hub, tmp_path):
+    seed_experiment(local_hub, tmp_path)
+    learner = Learner(local_hub, learner_options(tmp_path, belief_weight=2.0))
+    learner.start()
+    learner._apply_controls()  # rebuilds the weights from the live controls, keeping self-play's
+    assert learner.trainer.loss_weights.selfplay == LossWeights(policy=1.0, value=1.0, belief=2.0)
+    assert learner.trainer.loss_weights.eval_aux.belief == 0.5  # eval-aux has its own control
     learner._shutdown()
