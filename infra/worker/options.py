@@ -55,7 +55,7 @@ class WorkerSettings(_Strict):
         True, description="Play a single legal move without a search (and no example)"
     )
     value_root_mix: float = Field(
-        0.0,
+        0.5,
         ge=0,
         le=1,
         description="Value target: this share the search's root value, the rest the game's outcome",
