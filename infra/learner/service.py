@@ -126,13 +126,13 @@ class Learner:
             loss_weights=SourceWeights(selfplay=selfplay_weights),
         )
         trainer = Trainer(model, config, self.options.device)
-        try:
-            if local is not None:
+        if local is not None:
+            try:
                 trainer.load_state_dict(local["trainer"])
                 log.info("resumed from %s: optimizer and scaler continue warm", source)
                 return model, trainer
-        except ValueError as exc:  # saved by another zeb or for another head: moments cannot fit
-            log.warning("the saved optimizer state does not fit (%s)", exc)
+            except ValueError as exc:  # another zeb's or another head's: the moments cannot fit
+                log.warning("the saved optimizer state does not fit (%s)", exc)
         log.info("resumed from %s: optimizer starts cold", source)
         return model, trainer
 

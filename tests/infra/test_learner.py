@@ -20,8 +20,9 @@ from tests.infra.learner_helpers import (
     upload_shards,
 )
 from zeb_core.checkpoint import checkpoint_from_dict
+from zeb_core.model import ZebModel
 from zeb_core.shards import EVAL_AUX, SELFPLAY
-from zeb_core.train import LossWeights
+from zeb_core.train import LossWeights, Trainer
 
 
 def _status(tmp_path) -> dict:
@@ -210,3 +211,19 @@ def test_the_belief_weight_option_weighs_self_play_belief(local_hub, tmp_path):
     assert learner.trainer.loss_weights.selfplay == LossWeights(policy=1.0, value=1.0, belief=2.0)
     assert learner.trainer.loss_weights.eval_aux.belief == 0.5  # eval-aux has its own control
     learner._shutdown()
+
+
+def test_an_optimizer_state_that_does_not_fit_starts_cold(local_hub, tmp_path, caplog):
+    experiment, _ = seed_experiment(local_hub, tmp_path)
+    upload_shards(experiment, [60, 60])
+    first = Learner(local_hub, learner_options(tmp_path, max_cycles=1))
+    first.run()
+    # An older learner kept every parameter in one optimizer group; this model has two.
+    payload = torch.load(first.local.training_path, weights_only=True)
+    one_group = Trainer(ZebModel(64, 2, 2, 128), device="cpu").state_dict()
+    first.local.save_training({**payload, "trainer": one_group})
+    caplog.set_level(logging.INFO, logger="zeb.learner")
+    again = Learner(local_hub, learner_options(tmp_path, max_cycles=1))
+    again.run()
+    assert "does not fit" in caplog.text and "optimizer starts cold" in caplog.text
+    assert experiment.read_state().cycle == 2  # the weights and the count still resumed
