@@ -32,6 +32,7 @@ from prefect.runtime import flow_run
 from prefect.states import Cancelling
 
 from flows.common import io_task, settings, step_task
+from infra.process_identity import is_same_process
 from zeb_core.shards import atomic_write_bytes
 
 LIMIT_PREFIX = "zeb-learner-"
@@ -84,6 +85,7 @@ def record_run(exp: str, status_path: Path) -> Path:
         "flow_run_id": str(flow_run.get_id() or ""),
         "pid": pid,
         "create_time": psutil.Process(pid).create_time(),
+        "command": psutil.Process(pid).cmdline(),
         "host": socket.gethostname(),
         "started_at": datetime.now(UTC).isoformat(),
         "status": str(status_path),
@@ -113,7 +115,8 @@ def _terminate_local_run(exp: str, run_id: str) -> None:
         return
     try:
         proc = psutil.Process(int(record["pid"]))
-        if abs(proc.create_time() - float(record["create_time"])) < 0.5 and proc.pid != os.getpid():
+        same = is_same_process(proc, float(record["create_time"]), record.get("command"))
+        if same and proc.pid != os.getpid():
             proc.send_signal(signal.SIGTERM)
     except (psutil.NoSuchProcess, KeyError, ValueError):
         pass

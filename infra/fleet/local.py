@@ -34,6 +34,7 @@ from infra.fleet.hub_view import newest_shards
 from infra.fleet.memory import FleetPaths
 from infra.hub.base import HubError
 from infra.model_args import model_args
+from infra.process_identity import is_same_process
 from infra.settings import Settings
 from infra.worker.heartbeat import error_lines, read_heartbeat
 from infra.worker.options import UNUSED_BY_ROLE
@@ -49,7 +50,7 @@ class ProcessEntry(BaseModel):
 
     label: str
     pid: int
-    create_time: float  # psutil's start time: with the pid, names exactly one process
+    create_time: float  # psutil's start time: with the pid and the command, names one process
     command: list[str]
     log: str
     started_at: datetime
@@ -62,11 +63,12 @@ class ProcessTable(BaseModel):
     workers: list[ProcessEntry] = Field(default_factory=list)
 
 
-def process_alive(pid: int, create_time: float) -> bool:
-    """True while the process that had this pid and start time runs (zombies are dead)."""
+def process_alive(pid: int, create_time: float, command: list[str] | None = None) -> bool:
+    """True while the process recorded with this pid, start time and command runs (zombies are
+    dead; see `is_same_process` for why the command counts too)."""
     try:
         proc = psutil.Process(pid)
-        if abs(proc.create_time() - create_time) > 0.5:
+        if not is_same_process(proc, create_time, command):
             return False  # the pid was reused by another process
         if proc.status() == psutil.STATUS_ZOMBIE:
             _reap(pid)
@@ -296,7 +298,7 @@ def _create_time(pid: int) -> float:
 
 
 def _alive(entry: ProcessEntry) -> bool:
-    return process_alive(entry.pid, entry.create_time)
+    return process_alive(entry.pid, entry.create_time, entry.command)
 
 
 def _wait_gone(entry: ProcessEntry, timeout: float = 10.0) -> None:

@@ -154,6 +154,24 @@ def test_a_health_pass_replaces_a_killed_worker_in_process(tmp_path, home):
     assert fleet.down() == [label]
 
 
+def test_a_worker_is_still_seen_and_stopped_after_the_clock_jumps(tmp_path, home):
+    """psutil's start time moves with the wall clock: the recorded command still names the worker
+    (before, `down` took it for another process, forgot it and left it running)."""
+    settings = load_settings()
+    spec = FleetSpec(experiment="exp", role="selfplay", target=1, worker=WorkerSettings(sims=4))
+    fleet_store(settings, "exp", "selfplay").save_spec(spec)
+    fleet = open_fleet(spec, Experiment(LocalHub(home / "hub"), "exp"), settings)
+    fleet.up(1)
+    (table,) = home.glob("experiments/exp/fleets/selfplay/processes.json")
+    raw = json.loads(table.read_text())
+    raw["workers"][0]["create_time"] += 15.0  # how a 15 s jump of the clock makes it read
+    table.write_text(json.dumps(raw))
+    (record,) = fleet.status()
+    assert record.state == "running"
+    assert fleet.down() == [record.label]
+    assert not _is_worker(int(record.provider_id))
+
+
 @pytest.mark.slow
 def test_a_stopped_worker_loses_no_game(tmp_path, home):
     """SIGTERM mid-interval (the upload is an hour away): every game played reaches the hub."""
