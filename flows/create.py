@@ -30,7 +30,13 @@ def check_new(exp: str) -> tuple[Experiment, bool]:
 
 @io_task
 def build_bootstrap(
-    experiment: Experiment, source: str, size: str, tokenizer: str, belief_head: bool, seed: int
+    experiment: Experiment,
+    source: str,
+    size: str,
+    tokenizer: str,
+    belief_head: bool,
+    belief_head_type: str,
+    seed: int,
 ) -> dict[str, Any]:
     """Load the source's weights and write the bootstrap checkpoint to the experiment's local
     folder; return what it holds (no tensors leave the task)."""
@@ -40,6 +46,7 @@ def build_bootstrap(
             experiment.hub,
             size=size,
             belief_head=belief_head,
+            belief_head_type=belief_head_type,
             tokenizer=tokenizer,
             seed=seed,
         )
@@ -82,6 +89,13 @@ def create_experiment(
     ] = "medium",
     tokenizer: Annotated[Literal["v1"], Field(description="Observation tokenizer")] = "v1",
     belief_head: Annotated[bool, Field(description="Add the belief head (random weights)")] = False,
+    belief_head_type: Annotated[
+        Literal["constrained", "queries", "pooled"],
+        Field(
+            description="Which belief head: zeb's on the rules' prior (constrained), zeb's alone"
+            " (queries) or the original's (pooled: files the original can load)"
+        ),
+    ] = "constrained",
     seed: Annotated[int, Field(description="Seed of random weights")] = 0,
 ) -> dict[str, Any]:
     """Create an experiment: build its bootstrap checkpoint, seed the namespace (only if it is
@@ -92,7 +106,9 @@ def create_experiment(
         message = f"{exp} already exists on {experiment.hub.description}: nothing changed"
         logger.warning(message)
         return {"experiment": exp, "created": False, "message": message}
-    built = build_bootstrap(experiment, source, size, tokenizer, belief_head, seed)
+    built = build_bootstrap(
+        experiment, source, size, tokenizer, belief_head, belief_head_type, seed
+    )
     message = seed_namespace(experiment, Path(built["bootstrap"]))
     run_id = start_lineage(experiment)
     summary = {

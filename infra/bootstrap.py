@@ -58,12 +58,19 @@ def parse_source(text: str) -> Source:
 
 
 def load_source(
-    source: Source, hub: Hub, *, size: str, belief_head: bool, tokenizer: str, seed: int
+    source: Source,
+    hub: Hub,
+    *,
+    size: str,
+    belief_head: bool,
+    tokenizer: str,
+    seed: int,
+    belief_head_type: str = "constrained",
 ) -> Checkpoint:
     """The source's weights as a bootstrap checkpoint (in memory: nothing is written yet)."""
     if source.kind == "random":
         try:
-            return init_checkpoint(size, belief_head=belief_head, seed=seed, tokenizer=tokenizer)
+            return init_checkpoint(size, belief_head, seed, tokenizer, belief_head_type)
         except ValueError as exc:
             raise SourceError(str(exc)) from None
     if source.kind == "hf":

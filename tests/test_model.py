@@ -38,12 +38,13 @@ def test_presets_and_parameter_count():
 
 
 @pytest.mark.parametrize(
-    "size,belief", [("small", True), ("medium", False), ("large", True), ("small", "pooled")]
+    "size,belief",
+    [("small", "constrained"), ("medium", False), ("large", "constrained"), ("small", "pooled")]
+    + [("small", "queries")],
 )
 def test_packed_forward_matches_padded(rng, size, belief):
     torch.manual_seed(0)
-    kind = belief if isinstance(belief, str) else "queries"
-    config = preset_config(size, belief_head=bool(belief), belief_head_type=kind)
+    config = preset_config(size, belief_head=bool(belief), belief_head_type=belief or "pooled")
     model = ZebModel.from_config(config).eval()
     tokens, mask = _observations(rng)
     with torch.inference_mode():

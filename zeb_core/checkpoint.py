@@ -73,10 +73,14 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 def init_checkpoint(
-    size: str = "medium", belief_head: bool = False, seed: int = 0, tokenizer: str = "v1"
+    size: str = "medium",
+    belief_head: bool = False,
+    seed: int = 0,
+    tokenizer: str = "v1",
+    belief_head_type: str = "constrained",
 ) -> Checkpoint:
     """Random weights for a preset (seeded, so the same arguments give the same weights)."""
-    config = preset_config(size, belief_head=belief_head, tokenizer=tokenizer)
+    config = preset_config(size, belief_head, tokenizer, belief_head_type)
     torch.manual_seed(seed)
     model = ZebModel.from_config(config)
     return Checkpoint(state_dict=model.state_dict(), config=config)

@@ -28,6 +28,9 @@ def experiment(name: str) -> Experiment:
 def test_create_from_random_weights_once(zeb_home):
     summary = create_experiment(exp="a", size="small", belief_head=True, seed=3)
     assert summary["created"] and summary["model_config"]["belief_head"]
+    assert summary["model_config"]["belief_head_type"] == "constrained"  # zeb's, by default
+    original = create_experiment(exp="p", size="small", belief_head=True, belief_head_type="pooled")
+    assert "belief_head_type" not in original["model_config"]  # a file the original can load
     state = experiment("a").read_state()
     assert state.wandb_run_id == summary["wandb_run_id"] and state.cycle == 0
     head = experiment("a").hub.head("weights")
