@@ -49,7 +49,9 @@ class HoldingPrior(nn.Module):
         domino = high * (high + 1) // 2 + low  # rules.domino_id
         decl = tokens[:, 0, 6].long()  # [B]
         seat_hot = F.one_hot(seat, N_SEATS).bool() & played[..., None]  # [B, 28, 4]
-        capacity = HAND_SIZE - seat_hot[..., 1:].sum(dim=1)  # [B, 3]
+        # Clamped: tokens that no game produces (more than 7 plays by one seat) must not index
+        # past the capacity embedding; in real play this is a no-op.
+        capacity = (HAND_SIZE - seat_hot[..., 1:].sum(dim=1)).clamp(min=0)  # [B, 3]
         barred = self._barred(domino, seat_hot, played, decl)  # [B, 4, 28]
         allowed = ~barred[:, 1:].transpose(1, 2) & (capacity[:, None, :] > 0)  # [B, 28, 3]
         hidden = ~(_seen(tokens[:, HAND_TOKENS], token_mask[:, HAND_TOKENS]) | _seen(plays, played))
