@@ -12,3 +12,7 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 # W&B's banner about offline runs would interleave with the flows' progress lines; the learner's
 # log and the main job's summary say where the run is.
 os.environ.setdefault("WANDB_SILENT", "true")
+# The temporary API is zeb's own, and on a machine without internet its usage report fails with
+# an ERROR line in the middle of the main job's progress (seen in `zeb demo`). A server the user
+# runs (`prefect server start`) keeps its own setting; set this to "true" to report anyway.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
