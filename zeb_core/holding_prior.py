@@ -14,6 +14,8 @@ GameState).
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -71,9 +73,11 @@ class HoldingPrior(nn.Module):
         followed = self.follows[decl[:, None], led, domino]  # [B, 28]
         failed = played & ~followed & (index % 4 != 0)  # a follower off the led suit
         suit_hot = F.one_hot(led, N_SUITS).bool() & failed[..., None]  # [B, 28, 8]
-        voids = (seat_hot[..., :, None] & suit_hot[..., None, :]).any(dim=1)  # [B, 4, 8]
-        follows = self.follows[decl]  # [B, 8, 28]
-        return (voids[..., None] & follows[:, None]).any(dim=2)
+        # "any" over plays and suits as counting matmuls (the prior on a batch of 64: 1.4 ms, not
+        # 2.3 ms with broadcast-and-any)
+        voids = seat_hot.transpose(1, 2).float() @ suit_hot.float()  # [B, 4, 8] > 0: a void
+        follows = self.follows[decl].float()  # [B, 8, 28]
+        return ((voids > 0).float() @ follows) > 0
 
 
 def _seen(tokens: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
@@ -87,16 +91,18 @@ def _even_spread(
     allowed: torch.Tensor, hidden: torch.Tensor, capacity: torch.Tensor
 ) -> torch.Tensor:
     """[B, 28, 3] log-probabilities: the allowed matrix scaled so that each hidden domino's row
-    sums to 1 and each seat's column to the dominoes it holds (Sinkhorn, in log space)."""
-    barred = torch.full(allowed.shape, BARRED_LOGIT, device=allowed.device)
-    holds = capacity > 0  # [B, 3]
-    target = capacity.clamp(min=1).float().log()  # [B, 3] log column sums
-    log_p = torch.where(allowed, target[:, None, :], barred)
-    rows_counted = hidden[..., None] & allowed  # [B, 28, 3]: what a column sum counts
+    sums to 1 and each seat's column to the dominoes it holds (Sinkhorn). Scaled in probability
+    space, not log space: the prior needs no gradient, the factors stay within a few orders of
+    magnitude, and a learner step paid ~5 ms for the log-space version's logsumexps (a tenth of
+    a small model's step on this machine)."""
+    tiny = torch.finfo(torch.float32).tiny
+    counted = (hidden[..., None] & allowed).float()  # [B, 28, 3]: what a column sum counts
+    target = capacity.float()  # [B, 3] column sums
+    holds = capacity > 0
+    p = allowed.float() * target.clamp(min=1)[:, None, :]
     for _ in range(SINKHORN_ROUNDS):
-        counted = torch.where(rows_counted, log_p, torch.full_like(log_p, -torch.inf))
-        column = torch.logsumexp(counted, dim=1).clamp(min=BARRED_LOGIT)  # [B, 3]
-        log_p = log_p + torch.where(holds, target - column, torch.zeros_like(column))[:, None, :]
-        log_p = torch.where(allowed, log_p, barred)
-        log_p = log_p - torch.logsumexp(log_p, dim=2, keepdim=True)
-    return torch.where(allowed, log_p, barred)
+        column = (p * counted).sum(dim=1)  # [B, 3]
+        p = p * torch.where(holds, target / column.clamp(min=tiny), 1.0)[:, None, :]
+        p = p / p.sum(dim=2, keepdim=True).clamp(min=tiny)
+    barred = torch.full(allowed.shape, BARRED_LOGIT, device=allowed.device)
+    return torch.where(allowed, p.clamp(min=math.exp(BARRED_LOGIT)).log(), barred)
