@@ -93,8 +93,8 @@ def _even_spread(
     """[B, 28, 3] log-probabilities: the allowed matrix scaled so that each hidden domino's row
     sums to 1 and each seat's column to the dominoes it holds (Sinkhorn). Scaled in probability
     space, not log space: the prior needs no gradient, the factors stay within a few orders of
-    magnitude, and a learner step paid ~5 ms for the log-space version's logsumexps (a tenth of
-    a small model's step on this machine)."""
+    magnitude, and the logsumexps were most of its cost (the prior on 64 observations: 4.9 ms in
+    log space, 2.3 ms like this; the same spreads within 2.4e-7)."""
     tiny = torch.finfo(torch.float32).tiny
     counted = (hidden[..., None] & allowed).float()  # [B, 28, 3]: what a column sum counts
     target = capacity.float()  # [B, 3] column sums
