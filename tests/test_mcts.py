@@ -10,6 +10,7 @@ import pytest
 
 from zeb_core.checkpoint import init_checkpoint
 from zeb_core.engine import GameState, from_deals, legal_mask, new_games, step
+from zeb_core.examples import belief_targets
 from zeb_core.mcts import (
     MCTSConfig,
     SearchOutput,
@@ -175,6 +176,42 @@ def test_true_deal_search_plays_the_real_hands() -> None:
     np.testing.assert_array_equal(out.q[visited], outcome[visited])
 
 
+class PeekingBelief(ConstantEvaluator):
+    """A belief tilt that puts each hidden domino with its real holder (the tests' states)."""
+
+    def __init__(self, state: GameState) -> None:
+        super().__init__(0.0)
+        holder = belief_targets(state)
+        self.tilt = np.where(holder[..., None] == np.arange(3), 20.0, 0.0)
+        self.tilt_calls = 0
+
+    def belief_tilt(self, obs: Observation) -> np.ndarray:
+        self.tilt_calls += 1
+        assert len(obs.tokens) == len(self.tilt)  # asked about the movers' roots
+        return self.tilt
+
+
+@pytest.mark.parametrize("root", ["puct", "gumbel"])
+def test_a_belief_tilt_toward_the_real_hands_searches_the_real_deal(root: str) -> None:
+    # As in the true-deal search above, but the deals are sampled: a tilt that names the real
+    # holders makes every sampled world the real deal (Gumbel: the roots are solved, no tree).
+    state = positions(6, 5, 16)
+    config = replace(EXACT, simulations=14, c_puct=100.0, exact_tricks_left=3, root=root)
+    peeking = PeekingBelief(state)
+    out = search(peeking, state, np.random.default_rng(0), replace(config, belief_worlds=True))
+    assert peeking.tilt_calls == 1
+    to_come = solve_states(state).action_values
+    b = np.arange(state.batch_size)
+    outcome = np.sign(2 * (state.team_points[b, state.to_move % 2][:, None] + to_come) - 42)
+    visited = out.searched[:, None] & (out.visits > 0)
+    np.testing.assert_array_equal(out.q[visited], outcome[visited])
+    # without belief_worlds the tilt is not asked for, and sampled deals differ from the real one
+    plain = PeekingBelief(state)
+    out = search(plain, state, np.random.default_rng(0), config)
+    assert plain.tilt_calls == 0
+    assert (out.q[visited] != outcome[visited]).any()
+
+
 def test_original_selfplay_config() -> None:
     config = original_selfplay_config()
     assert (config.simulations, config.worlds, config.true_deal) == (200, 1, True)
@@ -299,6 +336,10 @@ def test_player_spec(tmp_path) -> None:
     default = build_player(f"mcts:{path}", "cpu").config
     assert (default.simulations, default.worlds) == (50, 2)  # 25 simulations per world
     assert (default.root, default.interior, default.exact_tricks_left) == ("puct", "puct", 0)
+    assert (
+        not default.belief_worlds
+        and build_player(f"mcts:{path},belief=1", "cpu").config.belief_worlds
+    )
     spec = f"mcts:{path},sims=8,root=gumbel,interior=gumbel,k=4,exact=6,cscale=0.3,rescale=0"
     gumbel = build_player(spec, "cpu").config
     assert (gumbel.root, gumbel.interior, gumbel.exact_tricks_left) == ("gumbel", "gumbel", 6)

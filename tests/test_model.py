@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -61,6 +62,29 @@ def test_packed_forward_matches_padded(rng, size, belief):
         assert model(tokens, mask, belief=False)[2] is None  # search skips the head
     else:
         assert b1 is None
+
+
+@pytest.mark.parametrize("head", ["constrained", "queries", "pooled"])
+def test_the_learned_belief_is_the_head_less_the_rules_prior(rng, head):
+    from zeb_core.holding_prior import HoldingPrior
+    from zeb_core.model_players import ModelEvaluator
+    from zeb_core.tokenizer import Observation
+
+    torch.manual_seed(0)
+    model = ZebModel.from_config(preset_config("small", True, belief_head_type=head)).eval()
+    tokens, mask = _observations(rng)
+    evaluator = ModelEvaluator(model, "cpu", max_batch=7)  # several chunks
+    legal = np.ones((len(tokens), 7), bool)  # not read
+    obs = Observation(tokens=tokens.numpy(), token_mask=mask.numpy(), legal=legal)
+    tilt = evaluator.belief_tilt(obs)
+    if head != "constrained":
+        assert model.learned_belief(tokens, mask) is None and tilt is None
+        return
+    with torch.inference_mode():
+        _, _, logits = model(tokens, mask)
+        prior = HoldingPrior()(tokens, mask)[2]
+    torch.testing.assert_close(torch.from_numpy(tilt), logits - prior, atol=1e-5, rtol=1e-4)
+    assert tilt.std() > 0  # a learned part beside the prior, not a constant
 
 
 def test_packed_forward_gradients_match_padded(rng):

@@ -135,3 +135,49 @@ def test_the_belief_posterior_is_the_sampled_holder_frequency_in_255ths(rng):
     rows, doms = np.nonzero(hidden)
     assert (soft[rows, doms, truth[rows, doms]] > 0).all()  # the real holder is possible
     assert (soft.max(axis=2)[hidden] > 85).mean() > 0.5  # and mostly far from uniform
+
+
+def _deal_counts(state: GameState, worlds: GameState, deals: list) -> np.ndarray:
+    hidden, _, _ = hidden_info(state, np.array([int(state.to_move[0])]))
+    doms = np.flatnonzero(hidden[0])
+    owner = np.full((worlds.batch_size, N_DOMINOES), -1)
+    for seat in range(4):
+        rows, slots = np.nonzero(worlds.held[:, seat])
+        owner[rows, worlds.hands[rows, seat, slots]] = seat
+    index = {d: i for i, d in enumerate(deals)}
+    counts = np.zeros(len(deals))
+    for row in owner[:, doms]:
+        counts[index[tuple(int(s) for s in row)]] += 1  # KeyError = an inconsistent deal
+    return counts
+
+
+def test_a_tilt_draws_consistent_deals_in_proportion_to_their_weights() -> None:
+    state = constrained_position()
+    deals = enumerate_deals(state)
+    me = int(state.to_move[0])
+    hidden, _, _ = hidden_info(state, np.array([me]))
+    doms = np.flatnonzero(hidden[0])
+    tilt = np.random.default_rng(4).normal(0, 1.0, (1, N_DOMINOES, 3))
+    weight = np.array(
+        [
+            np.exp(sum(tilt[0, d, (s - me) % 4 - 1] for s, d in zip(deal, doms, strict=True)))
+            for deal in deals
+        ]
+    )
+    n = 150 * len(deals)
+    expected = n * weight / weight.sum()
+    worlds = sample_worlds(state, n, np.random.default_rng(9), log_weights=tilt)
+    counts = _deal_counts(state, worlds, deals)
+    stat = float(((counts - expected) ** 2 / expected).sum())
+    assert chi2_pvalue(stat, len(deals) - 1) > 1e-3, (stat, len(deals))
+    # the tilt matters: the same draws against the uniform expectation are far off
+    uniform = np.full(len(deals), n / len(deals))
+    assert chi2_pvalue(float(((counts - uniform) ** 2 / uniform).sum()), len(deals) - 1) < 1e-6
+
+
+def test_a_flat_tilt_is_the_uniform_draw() -> None:
+    state = random_positions(5, 3, 9)
+    flat = np.full((3, N_DOMINOES, 3), 2.5)
+    plain = sample_worlds(state, 6, np.random.default_rng(1))
+    tilted = sample_worlds(state, 6, np.random.default_rng(1), log_weights=flat)
+    assert (plain.hands == tilted.hands).all()

@@ -220,17 +220,20 @@ def solve_roots(
     simulations: int,
     scoring: Scoring,
     config: GumbelConfig,
+    log_weights: np.ndarray | None = None,
 ) -> SolvedRoots:
     """Roots whose plays can all be solved need no halving: each sampled world is solved for
     every legal play, so the plays are compared on the same deals (the E[Q] player's paired
     design, which needs far fewer deals than visits spread over trees). A play's value is one
-    simulation: a game with L legal plays gets ceil(simulations / L) worlds, N(a) = worlds."""
+    simulation: a game with L legal plays gets ceil(simulations / L) worlds, N(a) = worlds.
+    log_weights [B, 28, 3]: the deals' tilt (`sampling.sample_worlds`), None for uniform."""
     legal = legal_mask(states)
     n_worlds = -(-simulations // legal.sum(axis=1))  # [B]
     q, best = np.zeros(legal.shape, np.float32), np.zeros(states.batch_size, np.float32)
     for n in np.unique(n_worlds).tolist():
         rows = np.flatnonzero(n_worlds == n)
-        worlds = sample_worlds(states.take(rows), n, rng)
+        tilt = None if log_weights is None else log_weights[rows]
+        worlds = sample_worlds(states.take(rows), n, rng, log_weights=tilt)
         outcomes = solved_outcomes(worlds, scoring).reshape(rows.size, n, N_SLOTS)  # [R, n, 7]
         q[rows] = outcomes.mean(axis=1)
         best[rows] = np.where(legal[rows, None], outcomes, -np.inf).max(axis=2).mean(axis=1)

@@ -77,6 +77,7 @@ class MCTSConfig:
     forced_move_shortcut: bool = True  # a decision with one legal slot needs no search
     exact_tricks_left: int = 0  # leaves with at most this many tricks to play are solved; 0 = off
     true_deal: bool = False  # search the real deal, not sampled ones (self-play only: it peeks)
+    belief_worlds: bool = False  # tilt sampled deals by the belief head (evaluator.belief_tilt)
     scoring: Scoring = "win"  # terminal values (the value head was trained on "win")
 
     def __post_init__(self) -> None:
@@ -139,6 +140,17 @@ class _TimedEvaluator:
         self.calls += 1
         self.evals += int(obs.tokens.shape[0])
         return np.asarray(logits, np.float32), np.asarray(values, np.float32)
+
+    def belief_tilt(self, obs: Observation) -> np.ndarray | None:
+        """The evaluator's deal log-weights [B, 28, 3]; None where it has none to give."""
+        tilt = getattr(self.evaluator, "belief_tilt", None)
+        if tilt is None:
+            return None
+        start = time.perf_counter()
+        weights = tilt(obs)
+        self.seconds += time.perf_counter() - start
+        self.calls += 1
+        return weights
 
 
 @dataclass(frozen=True)
@@ -205,7 +217,15 @@ def _solve_rows(
     logits, value = evaluator.evaluate(obs)
     explore = states.n_played < config.temperature_plays
     solved = gumbel.solve_roots(
-        states, logits, value, explore, rng, config.simulations, config.scoring, config.gumbel
+        states,
+        logits,
+        value,
+        explore,
+        rng,
+        config.simulations,
+        config.scoring,
+        config.gumbel,
+        log_weights=_belief_tilt(evaluator, states, config),
     )
     root = solved.root
     return _summary(solved.visits, solved.q, solved.value, root.prior, root.legal, root, config)
@@ -243,7 +263,7 @@ def _grow_trees(
 ) -> tuple[SearchTree, _Roots, GumbelRoot | None]:
     """One tree per (game, world), game-major; one network call per simulation wave."""
     n_worlds = config.worlds
-    worlds = _worlds(states, rng, config)
+    worlds = _worlds(states, rng, config, evaluator)
     # Tree w of a game gets simulations // worlds, the first simulations % worlds one more.
     per_world = config.simulations // n_worlds + (
         np.arange(n_worlds) < config.simulations % n_worlds
@@ -286,11 +306,21 @@ def _gumbel_picks(
     return gumbel.root_actions(root, visits, q, per_world, wave, config.gumbel).ravel()
 
 
-def _worlds(states: GameState, rng: np.random.Generator, config: MCTSConfig) -> GameState:
+def _worlds(
+    states: GameState, rng: np.random.Generator, config: MCTSConfig, evaluator: _TimedEvaluator
+) -> GameState:
     """The deals to search: sampled from the mover's view, or the real one (true_deal)."""
     if config.true_deal:
         return states.take(np.arange(states.batch_size))
-    return sample_worlds(states, config.worlds, rng)
+    tilt = _belief_tilt(evaluator, states, config)
+    return sample_worlds(states, config.worlds, rng, log_weights=tilt)
+
+
+def _belief_tilt(
+    evaluator: _TimedEvaluator, states: GameState, config: MCTSConfig
+) -> np.ndarray | None:
+    """The belief head's log-weights for the movers' deals where the search asks for them."""
+    return evaluator.belief_tilt(observe(states)) if config.belief_worlds else None
 
 
 def _add_roots(

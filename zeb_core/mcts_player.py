@@ -1,11 +1,12 @@
 """The MCTS player: determinized search with a model, no noise, the search's move.
 
 Spec: `mcts:PATH[,sims=N][,worlds=W][,c=C][,root=R][,interior=R][,k=K][,exact=T][,cvisit=X]
-[,cscale=X][,rescale=0|1]`, for example `mcts:zeb-e2839.pt,sims=50,root=gumbel,exact=6`.
+[,cscale=X][,rescale=0|1][,belief=0|1]`, for example `mcts:zeb-e2839.pt,sims=50,root=gumbel,exact=6`.
 Defaults: 50 simulations, one world per 25 simulations (at most 4), PUCT with c_puct 1.5 at the
 root and below, no exact values. R is `puct` or `gumbel`; k, cvisit, cscale and rescale are the
 Gumbel settings (`gumbel.GumbelConfig`); exact=T solves leaves with at most T tricks to play
-(and, with root=gumbel, every play of a root within reach). Against greedy zeb-e2839 over 2000
+(and, with root=gumbel, every play of a root within reach); belief=1 tilts the sampled deals by
+the model's constrained belief head (`MCTSConfig.belief_worlds`). Against greedy zeb-e2839 over 2000
 games: the default 51.8%, `root=gumbel,exact=6` 57.3%, `root=gumbel,exact=7` 58.1%
 (bench/mcts_strength.py).
 """
@@ -24,7 +25,7 @@ from zeb_core.player_specs import PlayerSpec, PlayerSpecError
 DEFAULT_SIMULATIONS = 50  # evaluation default: the strength benchmark's setting
 SIMULATIONS_PER_WORLD = 25  # default worlds: one per 25 simulations, 1 to MAX_DEFAULT_WORLDS
 MAX_DEFAULT_WORLDS = 4
-OPTIONS = set("sims worlds c root interior k exact cvisit cscale rescale".split())
+OPTIONS = set("sims worlds c root interior k exact cvisit cscale rescale belief".split())
 
 
 class MCTSPlayer:
@@ -73,4 +74,5 @@ def config_from_spec(spec: PlayerSpec) -> MCTSConfig:
         interior=spec.options.get("interior", "puct"),  # type: ignore[arg-type]
         gumbel=gumbel,
         exact_tricks_left=spec.int_option("exact", 0, minimum=0),
+        belief_worlds=spec.int_option("belief", 0, minimum=0) > 0,
     )

@@ -220,6 +220,17 @@ class ZebModel(nn.Module):
             return policy, value, None
         return policy, value, self._belief(pooled, embedded, keep, attn_mask, tokens, token_mask)
 
+    def learned_belief(self, tokens: torch.Tensor, token_mask: torch.Tensor) -> torch.Tensor | None:
+        """[B, 28, 3] what the constrained belief head adds to the rules' prior (None: the model
+        has no such head). The sampler already draws from the rules' posterior; tilting its
+        deals by this part alone adds what the play has shown without counting the rules twice."""
+        queries = self.belief_queries
+        if queries is None or queries.prior is None:
+            return None
+        _, _, logits = self(tokens, token_mask, belief=True)
+        _, _, prior = queries.prior(tokens, token_mask.bool())
+        return logits.float() - prior
+
     def forward_padded(
         self, tokens: torch.Tensor, token_mask: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:

@@ -33,6 +33,19 @@ class ModelEvaluator:
             values.append(v.float().cpu())
         return torch.cat(logits).numpy(), torch.cat(values).numpy()
 
+    @torch.inference_mode()
+    def belief_tilt(self, obs: Observation) -> np.ndarray | None:
+        """[B, 28, 3] log-weights for the sampler's deals (`ZebModel.learned_belief`), or None."""
+        if self.model.belief_queries is None or self.model.belief_queries.prior is None:
+            return None
+        tokens = torch.from_numpy(obs.tokens).to(self.device)
+        mask = torch.from_numpy(obs.token_mask).to(self.device)
+        parts = []
+        for i in range(0, tokens.shape[0], self.max_batch):
+            rows = slice(i, i + self.max_batch)
+            parts.append(self.model.learned_belief(tokens[rows], mask[rows]).float().cpu())
+        return torch.cat(parts).numpy()
+
 
 class GreedyPlayer:
     """Argmax of the policy over legal slots, no search."""

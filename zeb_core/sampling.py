@@ -47,10 +47,12 @@ def hidden_info(
 
 
 @njit(cache=True)
-def _count_table(allowed, caps):
-    """count[i, a, b]: ways to deal hidden dominoes i.. with a left for the first other seat, b
-    for the second (the third takes the rest). allowed: [H, 3] bool."""
-    h = allowed.shape[0]
+def _count_table(weight, caps):
+    """count[i, a, b]: the weighted number of ways to deal hidden dominoes i.. with a left for
+    the first other seat, b for the second (the third takes the rest); a deal's weight is the
+    product of its dominoes' weights. weight: [H, 3] float64, 0 where the seat cannot hold it
+    (all ones where allowed: plain counting)."""
+    h = weight.shape[0]
     count = np.zeros((h + 1, caps[0] + 1, caps[1] + 1), np.float64)
     count[h, 0, 0] = 1.0
     for i in range(h - 1, -1, -1):
@@ -60,21 +62,21 @@ def _count_table(allowed, caps):
                 if c < 0 or c > caps[2]:
                     continue
                 ways = 0.0
-                if a > 0 and allowed[i, 0]:
-                    ways += count[i + 1, a - 1, b]
-                if b > 0 and allowed[i, 1]:
-                    ways += count[i + 1, a, b - 1]
-                if c > 0 and allowed[i, 2]:
-                    ways += count[i + 1, a, b]
+                if a > 0:
+                    ways += weight[i, 0] * count[i + 1, a - 1, b]
+                if b > 0:
+                    ways += weight[i, 1] * count[i + 1, a, b - 1]
+                if c > 0:
+                    ways += weight[i, 2] * count[i + 1, a, b]
                 count[i, a, b] = ways
     return count
 
 
 @njit(cache=True)
-def _sample_owners(allowed, caps, uniforms):
+def _sample_owners(weight, caps, uniforms):
     """[W, H] index (0..2) of the other seat that gets each hidden domino, one row per world."""
-    h = allowed.shape[0]
-    count = _count_table(allowed, caps)
+    h = weight.shape[0]
+    count = _count_table(weight, caps)
     n_worlds = uniforms.shape[0]
     owners = np.zeros((n_worlds, h), np.int64)
     if count[0, caps[0], caps[1]] == 0.0:
@@ -83,9 +85,9 @@ def _sample_owners(allowed, caps, uniforms):
         a, b = caps[0], caps[1]
         for i in range(h):
             c = h - i - a - b
-            w0 = count[i + 1, a - 1, b] if a > 0 and allowed[i, 0] else 0.0
-            w1 = count[i + 1, a, b - 1] if b > 0 and allowed[i, 1] else 0.0
-            w2 = count[i + 1, a, b] if c > 0 and allowed[i, 2] else 0.0
+            w0 = weight[i, 0] * count[i + 1, a - 1, b] if a > 0 else 0.0
+            w1 = weight[i, 1] * count[i + 1, a, b - 1] if b > 0 else 0.0
+            w2 = weight[i, 2] * count[i + 1, a, b] if c > 0 else 0.0
             u = uniforms[w, i] * (w0 + w1 + w2)
             if u < w0:
                 owners[w, i] = 0
@@ -106,7 +108,8 @@ def deal_count(state: GameState, observer: int | np.ndarray | None = None) -> np
     for g in range(state.batch_size):
         others, doms = _others(obs[g]), np.flatnonzero(hidden[g])
         caps = capacity[g, others]
-        out[g] = _count_table(allowed[g][others][:, doms].T.copy(), caps)[0, caps[0], caps[1]]
+        weight = allowed[g][others][:, doms].T.astype(np.float64)
+        out[g] = _count_table(weight, caps)[0, caps[0], caps[1]]
     return out
 
 
@@ -115,22 +118,28 @@ def sample_worlds(
     n_worlds: int,
     rng: np.random.Generator,
     observer: int | np.ndarray | None = None,
+    log_weights: np.ndarray | None = None,
 ) -> GameState:
     """A state of batch B * n_worlds (game-major: world w of game g is row g * n_worlds + w).
 
     Every seat but the observer (default: the mover of each game) gets hidden dominoes dealt
     uniformly at random among the deals consistent with what the observer knows, into its held
     slots (sorted by id); everything else (own hand, plays, voids, points) is kept.
+
+    log_weights [B, 28, 3] (the observer's relative seats 1..3), when given, tilt the draw: a
+    consistent deal comes out with probability proportional to exp(the sum of its dominoes'
+    log-weights for their holders); inconsistent deals still never do.
     """
     obs = _observers(state, observer)
     hidden, capacity, allowed = hidden_info(state, obs)
+    weights = _deal_weights(allowed, obs, log_weights)  # [B, 28, 3]
     worlds = state.take(np.repeat(np.arange(state.batch_size), n_worlds))
     hands = worlds.hands.copy()
     uniforms = rng.random((state.batch_size, n_worlds, MAX_HIDDEN))
     for g in range(state.batch_size):
         others, doms = _others(obs[g]), np.flatnonzero(hidden[g])
         owners, ok = _sample_owners(
-            allowed[g][others][:, doms].T.copy(),
+            np.ascontiguousarray(weights[g, doms]),
             capacity[g, others],
             np.ascontiguousarray(uniforms[g, :, : doms.size]),
         )
@@ -145,6 +154,26 @@ def sample_worlds(
             dealt = np.broadcast_to(doms, owners.shape)[owners == k].reshape(n_worlds, -1)
             hands[rows, seat][:, slots] = dealt
     return with_fields(worlds, hands=hands)
+
+
+# A tilt's weights are scaled to at most 1 per domino and floored here, so a confident head can
+# make a consistent deal rare but not impossible, and 21 dominoes' product stays a float64.
+MIN_TILT = float(np.exp(-20.0))
+
+
+def _deal_weights(
+    allowed: np.ndarray, observers: np.ndarray, log_weights: np.ndarray | None
+) -> np.ndarray:
+    """[B, 28, 3] float64: each domino's weight for the observer's relative seats 1..3, 0 where
+    that seat cannot hold it (1 where it can, without log_weights)."""
+    b = np.arange(allowed.shape[0])
+    seats = (observers[:, None] + np.arange(1, N_SEATS)) % N_SEATS  # [B, 3]
+    weight = allowed[b[:, None], seats].transpose(0, 2, 1).astype(np.float64)  # [B, 28, 3]
+    if log_weights is None:
+        return weight
+    tilt = np.asarray(log_weights, np.float64)
+    tilt = np.maximum(np.exp(tilt - tilt.max(axis=2, keepdims=True)), MIN_TILT)
+    return weight * tilt
 
 
 def _observers(state: GameState, observer: int | np.ndarray | None) -> np.ndarray:

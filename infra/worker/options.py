@@ -45,6 +45,11 @@ class WorkerSettings(_Strict):
     true_deal: bool = Field(
         False, description="Search the real deal (the original's design; it peeks at hands)"
     )
+    belief_worlds: bool = Field(
+        False,
+        description="Tilt the sampled deals toward what the belief head has learned (a model "
+        "with the constrained belief head; others sample uniformly)",
+    )
     dirichlet_fraction: float = Field(
         0.25, ge=0, le=1, description="Share of the PUCT root prior replaced by Dirichlet noise"
     )
@@ -87,6 +92,7 @@ UNUSED_BY_ROLE: dict[Role, frozenset[str]] = {
             "interior",
             "exact_tricks_left",
             "true_deal",
+            "belief_worlds",
             "dirichlet_fraction",
             "temperature_plays",
             "forced_move_shortcut",

@@ -57,6 +57,7 @@ def search_config(play: WorkerSettings) -> MCTSConfig:
         interior=play.interior,
         exact_tricks_left=play.exact_tricks_left,
         true_deal=play.true_deal,
+        belief_worlds=play.belief_worlds,
         dirichlet_fraction=play.dirichlet_fraction,
         temperature_plays=play.temperature_plays,
         forced_move_shortcut=play.forced_move_shortcut,

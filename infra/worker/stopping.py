@@ -55,3 +55,8 @@ class InterruptibleEvaluator:
         if self.flag.is_set():
             raise StopRequested
         return self.evaluator.evaluate(obs)
+
+    def belief_tilt(self, obs: Observation) -> np.ndarray | None:
+        if self.flag.is_set():
+            raise StopRequested
+        return self.evaluator.belief_tilt(obs)
