@@ -34,6 +34,7 @@ def test_init_is_seeded_and_round_trips(tmp_path):
     assert raw["model_config"] == {
         "embed_dim": 64, "n_heads": 2, "n_layers": 2, "ff_dim": 128,
         "tokenizer": "v1", "belief_head": True, "belief_head_type": "constrained",
+        "belief_readout": "normed",
     }  # fmt: skip
     loaded = load_checkpoint(path)
     assert loaded.config == a.config and loaded.epoch == 0 and loaded.total_games == 0

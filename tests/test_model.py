@@ -87,6 +87,35 @@ def test_the_learned_belief_is_the_head_less_the_rules_prior(rng, head):
     assert tilt.std() > 0  # a learned part beside the prior, not a constant
 
 
+def test_a_file_without_a_belief_readout_builds_the_raw_mlp():
+    new = preset_config("small", True)
+    assert new.to_checkpoint_dict()["belief_readout"] == "normed"  # what new models get
+    older = new.to_checkpoint_dict()
+    older.pop("belief_readout")
+    config = ModelConfig.from_dict(older)
+    assert config.belief_readout == "mlp"
+    assert ZebModel.from_config(config).belief_queries.read_norm is None
+    assert "belief_readout" not in config.to_checkpoint_dict()  # written back as it was read
+    with pytest.raises(ValueError, match="belief_readout"):
+        ModelConfig.from_dict({**older, "belief_readout": "deep"})
+
+
+@pytest.mark.parametrize("readout", ["mlp", "normed"])
+def test_the_belief_correction_still_learns_once_its_units_are_dead(rng, readout):
+    """In 20-minute runs every GELU unit of the raw readout went negative for every input, which
+    stops the gradient to everything the head learns; the normed readout keeps a linear path."""
+    torch.manual_seed(0)
+    raw = {**preset_config("small", True).__dict__, "dropout": 0.0, "belief_readout": readout}
+    model = ZebModel.from_config(ModelConfig(**raw)).train()
+    with torch.no_grad():
+        model.belief_queries.out[0].bias.fill_(-1e3)  # every unit dead
+    tokens, mask = _observations(rng, games=2)
+    _, _, belief = model(tokens, mask)
+    (-torch.log_softmax(belief, dim=-1)[..., 0].mean()).backward()
+    reach = model.belief_queries.attn.in_proj_weight.grad.abs().sum()
+    assert (reach == 0) if readout == "mlp" else (reach > 1e-4)
+
+
 def test_packed_forward_gradients_match_padded(rng):
     torch.manual_seed(0)
     config = ModelConfig(**{**preset_config("small", True).__dict__, "dropout": 0.0})
@@ -99,8 +128,9 @@ def test_packed_forward_gradients_match_padded(rng):
         held = tokens[:, 1:8, 7] == 1
         (p[held].sum() + v.sum() + b.sum()).backward()
         grads.append({n: t.grad.clone() for n, t in model.named_parameters()})
-    for name in grads[0]:
-        torch.testing.assert_close(grads[0][name], grads[1][name], atol=1e-4, rtol=1e-3)
+    for name in grads[0]:  # float32 sums in two orders: tolerance scaled to each tensor
+        scale = float(grads[1][name].abs().max()) + 1.0
+        torch.testing.assert_close(grads[0][name], grads[1][name], atol=1e-5 * scale, rtol=1e-3)
 
 
 def test_inference_embedding_cache_follows_weight_updates(rng):

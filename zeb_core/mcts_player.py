@@ -1,7 +1,8 @@
 """The MCTS player: determinized search with a model, no noise, the search's move.
 
 Spec: `mcts:PATH[,sims=N][,worlds=W][,c=C][,root=R][,interior=R][,k=K][,exact=T][,cvisit=X]
-[,cscale=X][,rescale=0|1][,belief=0|1]`, for example `mcts:zeb-e2839.pt,sims=50,root=gumbel,exact=6`.
+[,cscale=X][,rescale=0|1][,belief=0|1]`, for example
+`mcts:zeb-e2839.pt,sims=50,root=gumbel,exact=6`.
 Defaults: 50 simulations, one world per 25 simulations (at most 4), PUCT with c_puct 1.5 at the
 root and below, no exact values. R is `puct` or `gumbel`; k, cvisit, cscale and rescale are the
 Gumbel settings (`gumbel.GumbelConfig`); exact=T solves leaves with at most T tricks to play

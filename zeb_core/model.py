@@ -20,8 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zeb_core.holding_prior import HoldingPrior
-from zeb_core.rules import HAND_SIZE, N_DOMINOES
+from zeb_core.belief_queries import BELIEF_READOUTS, BeliefQueries
+from zeb_core.encoder_layer import encoder_layer
+from zeb_core.rules import N_DOMINOES
 from zeb_core.tokenizer import FEATURE_CARDINALITY, FEATURE_NAMES, N_TOKENS, TOKENIZER_VERSION
 
 N_SLOTS = 7
@@ -41,6 +42,9 @@ class ModelConfig:
     # "queries": zeb's BeliefQueries, which learns (see there); "constrained": the same on top of
     # the rules' prior (hand sizes and voids, `HoldingPrior`). New models get "constrained".
     belief_head_type: str = "pooled"
+    # How zeb's heads read a query into logits (`belief_queries.BELIEF_READOUTS`); "mlp" is what a
+    # file without the key has, new models get "normed". The original's pooled head ignores it.
+    belief_readout: str = "mlp"
     dropout: float = 0.1  # training only; not stored in checkpoints (the original had none)
 
     def __post_init__(self) -> None:
@@ -51,6 +55,9 @@ class ModelConfig:
         if self.belief_head_type not in BELIEF_HEAD_TYPES:
             choices = ", ".join(BELIEF_HEAD_TYPES)
             raise ValueError(f"unknown belief_head_type {self.belief_head_type!r} ({choices})")
+        if self.belief_readout not in BELIEF_READOUTS:
+            choices = ", ".join(BELIEF_READOUTS)
+            raise ValueError(f"unknown belief_readout {self.belief_readout!r} ({choices})")
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ModelConfig:
@@ -63,11 +70,14 @@ class ModelConfig:
 
     def to_checkpoint_dict(self) -> dict[str, Any]:
         """The original's keys plus tokenizer and belief_head (dropout is not a model property),
-        and belief_head_type where it is not the original's head (so the original reads ours)."""
+        and belief_head_type and belief_readout where they are not what a file without them has
+        (so the original reads ours, and older zeb files are written back as they were)."""
         out = asdict(self)
         out.pop("dropout")
         if out["belief_head_type"] == "pooled":
             out.pop("belief_head_type")
+        if out["belief_readout"] == "mlp":
+            out.pop("belief_readout")
         return out
 
 
@@ -88,6 +98,7 @@ def preset_config(
         raise ValueError(f"unknown model size {size!r} (choose from {', '.join(PRESETS)})")
     base = PRESETS[size]
     chosen = {"belief_head": belief_head, "belief_head_type": belief_head_type}
+    chosen["belief_readout"] = "normed"  # new models: see BELIEF_READOUTS
     return ModelConfig(**{**asdict(base), **chosen, "tokenizer": tokenizer})
 
 
@@ -153,11 +164,20 @@ class ZebModel(nn.Module):
         tokenizer: str = TOKENIZER_VERSION,
         belief_head: bool = False,
         belief_head_type: str = "pooled",
+        belief_readout: str = "mlp",
         dropout: float = 0.1,
     ) -> None:
         super().__init__()
         self.config = ModelConfig(
-            embed_dim, n_heads, n_layers, ff_dim, tokenizer, belief_head, belief_head_type, dropout
+            embed_dim=embed_dim,
+            n_heads=n_heads,
+            n_layers=n_layers,
+            ff_dim=ff_dim,
+            tokenizer=tokenizer,
+            belief_head=belief_head,
+            belief_head_type=belief_head_type,
+            belief_readout=belief_readout,
+            dropout=dropout,
         )
         E = embed_dim
         self.embeddings = TokenEmbeddings(E)
@@ -177,7 +197,12 @@ class ZebModel(nn.Module):
         )
         self.belief_queries = (
             BeliefQueries(
-                E, n_heads, ff_dim, dropout, constrained=belief_head_type == "constrained"
+                E,
+                n_heads,
+                ff_dim,
+                dropout,
+                constrained=belief_head_type == "constrained",
+                readout=belief_readout,
             )
             if belief_head and belief_head_type != "pooled"
             else None
@@ -210,7 +235,7 @@ class ZebModel(nn.Module):
         attn_mask = None if uniform else keep[:, None, None, :]  # [B, 1, 1, L], True = attend
         embedded = x
         for layer in self.encoder.layers:
-            x = _encoder_layer(layer, x, attn_mask)
+            x = encoder_layer(layer, x, attn_mask)
         # Where did hand tokens 1..7 land? (played slots land in padding: meaningless logits)
         where = torch.argsort(order, dim=1) if L == N_TOKENS else _inverse_positions(order, L)
         hand = x[rows, where[:, 1 : 1 + N_SLOTS].clamp(max=L - 1)]  # [B, 7, E]
@@ -272,93 +297,11 @@ class ZebModel(nn.Module):
         return None
 
 
-class BeliefQueries(nn.Module):
-    """zeb's belief head: its own encoder layer over the token embeddings, read by 28 learned
-    domino queries (one per domino, attending over the tokens) and a small MLP to 3 seats.
-
-    Why not the original's head: its MLP reads the trunk's mean-pooled vector, and trained beside
-    policy and value it learned next to nothing (held-out cross-entropy 1.095 vs ln 3 = 1.0986
-    after 8,500 steps; 1.073 with belief as the only loss). What the posterior knows (who has
-    played in this trick, which seat failed to follow which suit) is a relation between plays
-    that the policy and value do not ask the trunk to keep; a layer of its own can keep it, and
-    a query per domino can pick out the plays that matter to that domino.
-
-    `constrained` (belief_head_type "constrained"): the logits are the rules' prior
-    (`HoldingPrior`: hand sizes and voids) plus what the queries learn, and each query is told
-    which seats may hold its domino and how many dominoes each seat holds. Counting plays per
-    seat and matching followers to their trick's lead is what one attention layer learned
-    slowest (20 minutes of the learning benchmark: 0.90 vs the posterior's 0.58 in the last
-    trick); the rules give it exactly, so the layer learns only what they do not say.
-    """
-
-    def __init__(
-        self, embed_dim: int, n_heads: int, ff_dim: int, dropout: float, constrained: bool = False
-    ) -> None:
-        super().__init__()
-        E = embed_dim
-        self.encoder = nn.TransformerEncoderLayer(
-            E, n_heads, ff_dim, dropout=dropout, batch_first=True, norm_first=True
-        )
-        self.queries = nn.Parameter(torch.randn(N_DOMINOES, E) * 0.02)
-        self.norm = nn.LayerNorm(E)
-        self.attn = nn.MultiheadAttention(E, n_heads, batch_first=True)
-        self.out = nn.Sequential(nn.Linear(E, E), nn.GELU(), nn.Linear(E, BELIEF_SEATS))
-        self.prior = HoldingPrior() if constrained else None
-        if constrained:
-            self.allowed_embed = nn.Embedding(2**BELIEF_SEATS, E)  # which seats may hold it
-            self.capacity_embed = nn.Embedding(BELIEF_SEATS * (HAND_SIZE + 1), E)  # (seat, size)
-            for table in (self.allowed_embed, self.capacity_embed):
-                nn.init.normal_(table.weight, std=0.02)  # the scale of the queries they add to
-
-    def forward(
-        self,
-        embedded: torch.Tensor,
-        keep: torch.Tensor,
-        attn_mask: torch.Tensor | None,
-        tokens: torch.Tensor,
-        token_mask: torch.Tensor,
-    ) -> torch.Tensor:
-        """embedded [B, L, E], keep [B, L] bool; tokens [B, 36, 8], token_mask [B, 36] as given
-        -> logits [B, 28, 3]."""
-        x = self.norm(_encoder_layer(self.encoder, embedded, attn_mask))
-        queries = self.queries.expand(x.shape[0], -1, -1)  # [B, 28, E]
-        if self.prior is None:
-            return self._read(queries, x, keep)
-        capacity, allowed, prior = self.prior(tokens, token_mask)
-        bits = torch.tensor([1, 2, 4], device=allowed.device)
-        seat_rows = torch.arange(BELIEF_SEATS, device=allowed.device) * (HAND_SIZE + 1)
-        sizes = self.capacity_embed(seat_rows + capacity).sum(dim=1)  # [B, E]
-        queries = queries + self.allowed_embed((allowed.long() * bits).sum(-1)) + sizes[:, None]
-        return prior + self._read(queries, x, keep)
-
-    def _read(self, queries: torch.Tensor, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-        attended, _ = self.attn(queries, x, x, key_padding_mask=~keep, need_weights=False)
-        return self.out(attended + queries)
-
-
 def _inverse_positions(order: torch.Tensor, length: int) -> torch.Tensor:
     """[B, 36] packed position of every original token (>= length where it was dropped)."""
     where = torch.full((order.shape[0], N_TOKENS), length, dtype=order.dtype, device=order.device)
     src = torch.arange(length, device=order.device).expand_as(order)
     return where.scatter(1, order, src)
-
-
-def _encoder_layer(
-    layer: nn.TransformerEncoderLayer, x: torch.Tensor, attn_mask: torch.Tensor | None
-) -> torch.Tensor:
-    """The pre-LayerNorm encoder layer, written out so padding can be skipped (same weights)."""
-    B, L, E = x.shape
-    attn = layer.self_attn
-    heads = attn.num_heads
-    h = layer.norm1(x)
-    qkv = F.linear(h, attn.in_proj_weight, attn.in_proj_bias)  # [B, L, 3E]
-    q, k, v = qkv.view(B, L, 3, heads, E // heads).permute(2, 0, 3, 1, 4)  # each [B, H, L, D]
-    p = attn.dropout if layer.training else 0.0
-    a = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=p)
-    a = a.transpose(1, 2).reshape(B, L, E)
-    x = x + layer.dropout1(attn.out_proj(a))
-    h = layer.norm2(x)
-    return x + layer.dropout2(layer.linear2(layer.dropout(layer.activation(layer.linear1(h)))))
 
 
 def count_parameters(model: nn.Module) -> int:
