@@ -6,7 +6,9 @@ vary). For every hidden domino of every decision, the true holder (one of the mo
 seats) is scored under the head's distribution and under the posterior that
 `sampling.sample_worlds` gives: the frequency of each holder over N deals drawn uniformly among
 those consistent with what the mover has seen (hand sizes, plays, voids; exact for random play).
-ln 3 = 1.0986 is the score of a uniform guess.
+ln 3 = 1.0986 is the score of a uniform guess. The rules' prior (`HoldingPrior`: hand sizes and
+voids, spread by Sinkhorn scaling) is scored too: for a constrained head it is the part the head
+does not learn, so the gap between the two is what learning added.
 
     python bench/belief.py --checkpoint model.pt [--games 64] [--worlds 200] [--seed 0]
 """
@@ -27,6 +29,7 @@ from bench._common import report  # noqa: E402
 from zeb_core.checkpoint import load_checkpoint  # noqa: E402
 from zeb_core.engine import GameState, legal_mask, new_games, step  # noqa: E402
 from zeb_core.examples import belief_targets  # noqa: E402
+from zeb_core.holding_prior import HoldingPrior  # noqa: E402
 from zeb_core.model import ZebModel  # noqa: E402
 from zeb_core.players import first_best  # noqa: E402
 from zeb_core.sampling import sample_worlds  # noqa: E402
@@ -72,6 +75,16 @@ def head_probs(model: ZebModel, state: GameState) -> np.ndarray:
     return torch.softmax(belief.float(), dim=-1).numpy()  # [B, 28, 3]
 
 
+def prior_probs(state: GameState) -> np.ndarray:
+    """[B, 28, 3] the rules' prior read from the mover's tokens."""
+    obs = observe(state)
+    with torch.inference_mode():
+        _, _, log_prior = HoldingPrior()(
+            torch.from_numpy(obs.tokens), torch.from_numpy(obs.token_mask)
+        )
+    return torch.softmax(log_prior, dim=-1).numpy()
+
+
 def posterior_probs(state: GameState, worlds: int, rng: np.random.Generator) -> np.ndarray:
     """[B, 28, 3] holder frequencies over `worlds` consistent deals (smoothed)."""
     sampled = sample_worlds(state, worlds, rng)
@@ -87,7 +100,7 @@ def belief_report(
     if not model.config.belief_head:
         raise SystemExit(f"{checkpoint} has no belief head")
     rng = np.random.default_rng(seed)
-    sums = np.zeros((7, 3))  # per trick: head CE, posterior CE, entries
+    sums = np.zeros((7, 4))  # per trick: head CE, posterior CE, prior CE, entries
     for state in self_play_positions(model, games, rng):
         truth = belief_targets(state).astype(np.int64)  # [B, 28], -1 = known to the mover
         hidden = truth >= 0
@@ -97,28 +110,32 @@ def belief_report(
         true_seat = truth[rows, doms]
         head = head_probs(model, state)[rows, doms, true_seat]
         post = posterior_probs(state, worlds, rng)[rows, doms, true_seat]
+        prior = prior_probs(state)[rows, doms, true_seat]
         trick = np.minimum(state.n_played[rows] // 4, 6)
         np.add.at(sums, (trick, 0), -np.log(np.maximum(head, 1e-12)))
         np.add.at(sums, (trick, 1), -np.log(post))
-        np.add.at(sums, (trick, 2), 1.0)
+        np.add.at(sums, (trick, 2), -np.log(np.maximum(prior, 1e-12)))
+        np.add.at(sums, (trick, 3), 1.0)
     by_trick = [
         {
             "trick": t + 1,
-            "entries": int(sums[t, 2]),
-            "head_ce": round(sums[t, 0] / sums[t, 2], 4),
-            "posterior_ce": round(sums[t, 1] / sums[t, 2], 4),
+            "entries": int(sums[t, 3]),
+            "head_ce": round(sums[t, 0] / sums[t, 3], 4),
+            "posterior_ce": round(sums[t, 1] / sums[t, 3], 4),
+            "prior_ce": round(sums[t, 2] / sums[t, 3], 4),
         }
         for t in range(7)
-        if sums[t, 2] > 0
+        if sums[t, 3] > 0
     ]
     total = sums.sum(axis=0)
     return {
         "checkpoint": str(checkpoint),
         "games": games,
         "worlds": worlds,
-        "entries": int(total[2]),
-        "head_ce": round(total[0] / total[2], 4),
-        "posterior_ce": round(total[1] / total[2], 4),
+        "entries": int(total[3]),
+        "head_ce": round(total[0] / total[3], 4),
+        "posterior_ce": round(total[1] / total[3], 4),
+        "prior_ce": round(total[2] / total[3], 4),
         "uniform_ce": round(math.log(3), 4),
         "by_trick": by_trick,
     }
@@ -132,11 +149,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     result = belief_report(args.checkpoint, args.games, args.worlds, args.seed)
-    print("trick  entries  head CE  posterior CE   (uniform 1.0986)")
-    for row in result["by_trick"]:
-        ces = f"{row['head_ce']:8.4f} {row['posterior_ce']:13.4f}"
-        print(f"{row['trick']:5d} {row['entries']:8d} {ces}")
-    print(f"  all {result['entries']:8d} {result['head_ce']:8.4f} {result['posterior_ce']:13.4f}")
+    print("trick  entries  head CE  posterior CE  rules' prior CE   (uniform 1.0986)")
+    for row in [*result["by_trick"], {**result, "trick": "all"}]:
+        ces = f"{row['head_ce']:8.4f} {row['posterior_ce']:13.4f} {row['prior_ce']:16.4f}"
+        print(f"{row['trick']:>5} {row['entries']:8d} {ces}")
     report(result)
 
 
