@@ -35,8 +35,10 @@ class LearnerSettings(BaseModel):
         128, ge=1, description="Shards kept on the hub per source (older ingested ones pruned)"
     )
     lr: float = Field(1e-4, gt=0, description="AdamW learning rate")
+    # The true holder by default: the sampled posterior is what the rules' prior already gives a
+    # constrained head; only the true holder carries what the play itself reveals (README).
     belief_soft_mix: float = Field(
-        1.0,
+        0.0,
         ge=0,
         le=1,
         description="Belief target: this share the sampled posterior, the rest the true holder",
