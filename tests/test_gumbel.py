@@ -13,7 +13,8 @@ from tests.test_mcts import KNOWN_BEST, ConstantEvaluator, TokenEvaluator
 from zeb_core import gumbel
 from zeb_core.engine import GameState, legal_mask, new_games, step
 from zeb_core.gumbel import GumbelConfig, halving_schedule
-from zeb_core.mcts import MCTSConfig, search, select_actions
+from zeb_core.mcts import MCTSConfig, search
+from zeb_core.move_selection import select_actions
 from zeb_core.positions import position_from_dict
 from zeb_core.search_tree import (
     GUMBEL,

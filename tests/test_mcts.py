@@ -11,17 +11,10 @@ import pytest
 from zeb_core.checkpoint import init_checkpoint
 from zeb_core.engine import GameState, from_deals, legal_mask, new_games, step
 from zeb_core.examples import belief_targets
-from zeb_core.mcts import (
-    MCTSConfig,
-    SearchOutput,
-    dirichlet_noise,
-    masked_softmax,
-    most_visited,
-    search,
-    select_actions,
-)
+from zeb_core.mcts import MCTSConfig, SearchOutput, search
 from zeb_core.mcts_player import MCTSPlayer
 from zeb_core.model_players import ModelEvaluator
+from zeb_core.move_selection import dirichlet_noise, masked_softmax, most_visited, select_actions
 from zeb_core.player_specs import PlayerSpecError, build_player
 from zeb_core.positions import position_from_dict
 from zeb_core.rules import HIGH, LOW, domino_id

@@ -20,7 +20,8 @@ import numpy as np
 
 from zeb_core.engine import GameState
 from zeb_core.gumbel import GumbelConfig
-from zeb_core.mcts import Evaluator, MCTSConfig, search, select_actions
+from zeb_core.mcts import Evaluator, MCTSConfig, search
+from zeb_core.move_selection import select_actions
 from zeb_core.player_specs import PlayerSpec, PlayerSpecError
 
 DEFAULT_SIMULATIONS = 50  # evaluation default: the strength benchmark's setting

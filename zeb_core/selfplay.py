@@ -22,7 +22,8 @@ import numpy as np
 from zeb_core.arena import concat_states
 from zeb_core.engine import N_PLAYS, DealMode, GameState, new_games, seat_outcomes, step
 from zeb_core.examples import Examples, belief_posterior, belief_targets
-from zeb_core.mcts import Evaluator, MCTSConfig, SearchOutput, search, select_actions
+from zeb_core.mcts import Evaluator, MCTSConfig, SearchOutput, search
+from zeb_core.move_selection import select_actions
 from zeb_core.rules import N_SEATS
 from zeb_core.tokenizer import observe
 
