@@ -18,6 +18,7 @@ Every worker and learner process it started is stopped before it returns.
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -35,6 +36,11 @@ from flows.demo_steps import (
 )
 
 console = Console(stderr=True)
+
+# Stage 1's learner may outlive its share of the demo by this much while the rollback is applied:
+# on a busy machine the rollback flow took longer than stage 1 had left, the learner ended with
+# eval-aux still on, and the verify after the rollback failed. It is stopped once both are done.
+ROLLBACK_ALLOWANCE_MINUTES = 5.0
 
 
 def demo_command(
@@ -93,7 +99,7 @@ def _stage1_with_rollback(plan: DemoPlan, learn_experiment) -> dict[str, Any]:
             result["learn"] = learn_experiment(
                 exp=plan.exp,
                 stage=1,
-                learner=plan.learner(plan.stage1_minutes),
+                learner=plan.learner(plan.stage1_minutes + ROLLBACK_ALLOWANCE_MINUTES),
                 selfplay=plan.selfplay,
                 evalaux=plan.evalaux,
             )
@@ -101,6 +107,7 @@ def _stage1_with_rollback(plan: DemoPlan, learn_experiment) -> dict[str, Any]:
             result["error"] = exc
 
     thread = threading.Thread(target=learn, name="learn-stage-1")
+    share_ends = time.monotonic() + 60 * plan.stage1_minutes
     thread.start()
     status = plan.status_path()
     checks: dict[str, Any] = {}
@@ -112,11 +119,27 @@ def _stage1_with_rollback(plan: DemoPlan, learn_experiment) -> dict[str, Any]:
         # rollback raced it (the rollback flow can take several cycles on a busy machine).
         after = wait_for_status(status, _rolled_back, thread)
         checks["verify_after_rollback"] = _verify(plan.exp, f"rollback, cycle {after['cycle']}")
+        _stop_learner_when(share_ends, status, thread)
     finally:
         thread.join()
     if "error" in result:
         raise result["error"]
     return checks
+
+
+def _stop_learner_when(share_ends: float, status_path: Path, learner: threading.Thread) -> None:
+    """Once stage 1's share is up, stop its learner as a user would: SIGTERM, on which it saves
+    everything and exits cleanly (its supervisor then returns)."""
+    from infra.learner.supervisor import read_status
+
+    while learner.is_alive() and time.monotonic() < share_ends:
+        time.sleep(1.0)
+    pid = (read_status(status_path) or {}).get("pid")
+    if learner.is_alive() and pid:
+        try:
+            os.kill(int(pid), signal.SIGTERM)
+        except ProcessLookupError:
+            pass  # it ended on its own meanwhile
 
 
 def _rolled_back(status: dict[str, Any]) -> bool:
