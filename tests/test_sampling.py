@@ -103,19 +103,9 @@ def test_sampling_is_uniform_over_consistent_deals() -> None:
     state = constrained_position()
     deals = enumerate_deals(state)
     assert len(deals) == deal_count(state)[0]
-    me = int(state.to_move[0])
     per_deal = 150
     worlds = sample_worlds(state, per_deal * len(deals), np.random.default_rng(9))
-    hidden, _, _ = hidden_info(state, np.array([me]))
-    doms = np.flatnonzero(hidden[0])
-    owner = np.full((worlds.batch_size, N_DOMINOES), -1)
-    for seat in range(4):
-        rows, slots = np.nonzero(worlds.held[:, seat])
-        owner[rows, worlds.hands[rows, seat, slots]] = seat
-    index = {d: i for i, d in enumerate(deals)}
-    counts = np.zeros(len(deals))
-    for row in owner[:, doms]:
-        counts[index[tuple(int(s) for s in row)]] += 1  # KeyError = an inconsistent deal
+    counts = _deal_counts(state, worlds, deals)
     stat = float(((counts - per_deal) ** 2 / per_deal).sum())
     assert chi2_pvalue(stat, len(deals) - 1) > 1e-3, (stat, len(deals))
 
