@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import psutil
 
@@ -17,6 +18,7 @@ def test_a_moved_start_time_is_the_same_process_only_with_its_command():
     child = subprocess.Popen(SLEEPER)
     try:
         proc = psutil.Process(child.pid)
+        _wait_for_command(proc)  # fleets record a worker after it has started; so does this test
         started = proc.create_time()
         assert is_same_process(proc, started, None)
         jumped = started + 15.0  # what a 15 s clock jump makes of the recorded start time
@@ -26,3 +28,11 @@ def test_a_moved_start_time_is_the_same_process_only_with_its_command():
     finally:
         child.kill()
         child.wait()
+
+
+def _wait_for_command(proc: psutil.Process, timeout_s: float = 10.0) -> None:
+    """Until the child shows the command it was started with (once failed in CI on a loaded
+    machine, read right after the start)."""
+    deadline = time.monotonic() + timeout_s
+    while proc.cmdline() != SLEEPER and time.monotonic() < deadline:
+        time.sleep(0.05)
