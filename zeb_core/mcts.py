@@ -226,7 +226,7 @@ def _solve_rows(
         config.simulations,
         config.scoring,
         config.gumbel,
-        log_weights=_belief_tilt(evaluator, states, config),
+        log_weights=_belief_tilt(evaluator, obs, config),
     )
     root = solved.root
     return _summary(solved.visits, solved.q, solved.value, root.prior, root.legal, root, config)
@@ -264,14 +264,15 @@ def _grow_trees(
 ) -> tuple[SearchTree, _Roots, GumbelRoot | None]:
     """One tree per (game, world), game-major; one network call per simulation wave."""
     n_worlds = config.worlds
-    worlds = _worlds(states, rng, config, evaluator)
+    obs = observe(states)  # the movers' views: the belief tilt and the roots read them
+    worlds = _worlds(states, obs, rng, config, evaluator)
     # Tree w of a game gets simulations // worlds, the first simulations % worlds one more.
     per_world = config.simulations // n_worlds + (
         np.arange(n_worlds) < config.simulations % n_worlds
     )
     budget = np.tile(per_world, states.batch_size)
     tree = empty_tree(worlds.batch_size, config.tree_size)
-    roots = _add_roots(tree, evaluator, states, worlds, rng, config)
+    roots = _add_roots(tree, evaluator, obs, worlds, rng, config)
     gumbel_root = None
     if config.root == "gumbel":
         explore = states.n_played < config.temperature_plays
@@ -308,32 +309,36 @@ def _gumbel_picks(
 
 
 def _worlds(
-    states: GameState, rng: np.random.Generator, config: MCTSConfig, evaluator: _TimedEvaluator
+    states: GameState,
+    obs: Observation,
+    rng: np.random.Generator,
+    config: MCTSConfig,
+    evaluator: _TimedEvaluator,
 ) -> GameState:
     """The deals to search: sampled from the mover's view, or the real one (true_deal)."""
     if config.true_deal:
         return states.take(np.arange(states.batch_size))
-    tilt = _belief_tilt(evaluator, states, config)
+    tilt = _belief_tilt(evaluator, obs, config)
     return sample_worlds(states, config.worlds, rng, log_weights=tilt)
 
 
 def _belief_tilt(
-    evaluator: _TimedEvaluator, states: GameState, config: MCTSConfig
+    evaluator: _TimedEvaluator, obs: Observation, config: MCTSConfig
 ) -> np.ndarray | None:
     """The belief head's log-weights for the movers' deals where the search asks for them."""
-    return evaluator.belief_tilt(observe(states)) if config.belief_worlds else None
+    return evaluator.belief_tilt(obs) if config.belief_worlds else None
 
 
 def _add_roots(
     tree: SearchTree,
     evaluator: _TimedEvaluator,
-    states: GameState,
+    obs: Observation,
     worlds: GameState,
     rng: np.random.Generator,
     config: MCTSConfig,
 ) -> _Roots:
-    """Evaluate each game's root once and make it the root of each of its worlds' trees."""
-    obs = observe(states)
+    """Evaluate each game's root once (`obs`: the movers' views) and make it the root of each of
+    its worlds' trees."""
     logits, value = evaluator.evaluate(obs)
     prior = masked_softmax(logits, obs.legal)  # [B, 7]
     n_worlds = config.worlds

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import torch
 
@@ -23,12 +25,9 @@ class ModelEvaluator:
 
     @torch.inference_mode()
     def evaluate(self, obs: Observation) -> tuple[np.ndarray, np.ndarray]:
-        tokens = torch.from_numpy(obs.tokens).to(self.device)
-        mask = torch.from_numpy(obs.token_mask).to(self.device)
         logits, values = [], []
-        for i in range(0, tokens.shape[0], self.max_batch):
-            rows = slice(i, i + self.max_batch)
-            p, v, _ = self.model(tokens[rows], mask[rows], belief=False)
+        for tokens, mask in self._chunks(obs):
+            p, v, _ = self.model(tokens, mask, belief=False)
             logits.append(p.float().cpu())
             values.append(v.float().cpu())
         return torch.cat(logits).numpy(), torch.cat(values).numpy()
@@ -38,13 +37,15 @@ class ModelEvaluator:
         """[B, 28, 3] log-weights for the sampler's deals (`ZebModel.learned_belief`), or None."""
         if self.model.belief_queries is None or self.model.belief_queries.prior is None:
             return None
+        parts = [self.model.learned_belief(t, m).float().cpu() for t, m in self._chunks(obs)]
+        return torch.cat(parts).numpy()
+
+    def _chunks(self, obs: Observation) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """(tokens, token_mask) on the device, `max_batch` rows at a time."""
         tokens = torch.from_numpy(obs.tokens).to(self.device)
         mask = torch.from_numpy(obs.token_mask).to(self.device)
-        parts = []
         for i in range(0, tokens.shape[0], self.max_batch):
-            rows = slice(i, i + self.max_batch)
-            parts.append(self.model.learned_belief(tokens[rows], mask[rows]).float().cpu())
-        return torch.cat(parts).numpy()
+            yield tokens[i : i + self.max_batch], mask[i : i + self.max_batch]
 
 
 class GreedyPlayer:

@@ -104,12 +104,12 @@ def deal_count(state: GameState, observer: int | np.ndarray | None = None) -> np
     """[B] number of consistent deals of the hidden dominoes (for tests and diagnostics)."""
     obs = _observers(state, observer)
     hidden, capacity, allowed = hidden_info(state, obs)
+    weights = _deal_weights(allowed, obs, None)  # [B, 28, 3]: 1 where a seat may hold it
     out = np.zeros(state.batch_size)
     for g in range(state.batch_size):
         others, doms = _others(obs[g]), np.flatnonzero(hidden[g])
         caps = capacity[g, others]
-        weight = allowed[g][others][:, doms].T.astype(np.float64)
-        out[g] = _count_table(weight, caps)[0, caps[0], caps[1]]
+        out[g] = _count_table(np.ascontiguousarray(weights[g, doms]), caps)[0, caps[0], caps[1]]
     return out
 
 
