@@ -11,8 +11,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._common import REFERENCE_CKPT, report, set_threads  # noqa: E402
-from zeb_core.arena import play_match  # noqa: E402
-from zeb_core.player_specs import build_player  # noqa: E402
+from zeb_core.evaluation.arena import play_match  # noqa: E402
+from zeb_core.evaluation.player_specs import build_player  # noqa: E402
 
 
 def main() -> None:

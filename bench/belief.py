@@ -26,14 +26,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import report  # noqa: E402
-from zeb_core.checkpoint import load_checkpoint  # noqa: E402
-from zeb_core.engine import GameState, legal_mask, new_games, step  # noqa: E402
-from zeb_core.examples import belief_targets  # noqa: E402
-from zeb_core.holding_prior import HoldingPrior  # noqa: E402
-from zeb_core.model import ZebModel  # noqa: E402
-from zeb_core.players import first_best  # noqa: E402
-from zeb_core.sampling import sample_worlds  # noqa: E402
-from zeb_core.tokenizer import observe  # noqa: E402
+from zeb_core.data.examples import belief_targets  # noqa: E402
+from zeb_core.game.engine import GameState, legal_mask, new_games, step  # noqa: E402
+from zeb_core.game.players import first_best  # noqa: E402
+from zeb_core.game.sampling import sample_worlds  # noqa: E402
+from zeb_core.game.tokenizer import observe  # noqa: E402
+from zeb_core.network.checkpoint import load_checkpoint  # noqa: E402
+from zeb_core.network.holding_prior import HoldingPrior  # noqa: E402
+from zeb_core.network.model import ZebModel  # noqa: E402
 
 RANDOM_MOVE_SHARE = 0.25  # of decisions played at random, so positions vary beyond greedy lines
 SMOOTHING = 0.5  # added to each holder's count of the sampled posterior (no zero probability)

@@ -13,8 +13,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._common import rate, report  # noqa: E402
-from zeb_core.engine import legal_mask, new_games, step  # noqa: E402
-from zeb_core.tokenizer import observe  # noqa: E402
+from zeb_core.game.engine import legal_mask, new_games, step  # noqa: E402
+from zeb_core.game.tokenizer import observe  # noqa: E402
 
 
 def main() -> None:

@@ -26,8 +26,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._common import REFERENCE_CKPT, report  # noqa: E402
-from zeb_core.arena import wilson_interval  # noqa: E402
-from zeb_core.ladder import (  # noqa: E402
+from zeb_core.atomic_files import atomic_write_bytes  # noqa: E402
+from zeb_core.evaluation.arena import wilson_interval  # noqa: E402
+from zeb_core.evaluation.elo_ladder import (  # noqa: E402
     Ladder,
     LadderConfig,
     add_result,
@@ -37,8 +38,7 @@ from zeb_core.ladder import (  # noqa: E402
     plan_matches,
     play_planned,
 )
-from zeb_core.player_specs import build_player  # noqa: E402
-from zeb_core.shards import atomic_write_bytes  # noqa: E402
+from zeb_core.evaluation.player_specs import build_player  # noqa: E402
 
 # (player, opponent, the original's win rate, its games, where the figure comes from)
 ORIGINAL_RATES = [

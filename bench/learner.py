@@ -27,10 +27,10 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from zeb_core.model import ModelConfig, ZebModel, count_parameters, preset_config
-from zeb_core.replay import ReplayBuffer, ReplayConfig, TrainBatch
-from zeb_core.shards import synthetic_examples
-from zeb_core.train import TrainConfig, Trainer
+from zeb_core.data.replay import ReplayBuffer, ReplayConfig, TrainBatch
+from zeb_core.data.shards import synthetic_examples
+from zeb_core.data.train import TrainConfig, Trainer
+from zeb_core.network.model import ModelConfig, ZebModel, count_parameters, preset_config
 
 TARGET_STEPS_PER_S = 9.0
 # Not measured here (the foundation's measurement of the original's learner on this CPU): printed

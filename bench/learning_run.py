@@ -24,10 +24,16 @@ from infra.learner.options import LearnerOptions, LearnerSettings
 from infra.learner.supervisor import learner_command, stop_learner
 from infra.settings import Settings
 from infra.worker.options import WorkerSettings
-from zeb_core.arena import play_match
-from zeb_core.checkpoint import init_checkpoint, load_checkpoint, resolve_device, save_checkpoint
-from zeb_core.model_players import GreedyPlayer, ModelEvaluator
-from zeb_core.players import HeuristicPlayer, RandomPlayer
+from zeb_core.evaluation.arena import play_match
+from zeb_core.evaluation.model_players import GreedyPlayer
+from zeb_core.game.players import HeuristicPlayer, RandomPlayer
+from zeb_core.network.checkpoint import (
+    init_checkpoint,
+    load_checkpoint,
+    resolve_device,
+    save_checkpoint,
+)
+from zeb_core.network.evaluator import ModelEvaluator
 
 EXP = "learn"
 EVAL_SEED = 777  # fixed deals for every evaluation of every run

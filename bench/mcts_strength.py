@@ -3,7 +3,7 @@
     .venv/bin/python bench/mcts_strength.py [--games 2000] [--sims 50] [--seed 13]
         [--variant worlds=2] [--variant worlds=2,root=gumbel,exact=6] ...
 
-Each `--variant` is a list of `mcts:` spec options (zeb_core/mcts_player.py) added to
+Each `--variant` is a list of `mcts:` spec options (zeb_core/evaluation/player_specs.py) added to
 `mcts:CHECKPOINT,sims=SIMS`; every variant plays the same deals against greedy. The first
 variant is the baseline: speed ratios are against it, measured in this run. Prints progress,
 then one JSON line: per variant the win rate, its Wilson 95% interval, the margin, games/s.
@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._common import REPO, set_threads  # noqa: E402
-from zeb_core.arena import MatchResult, play_match  # noqa: E402
-from zeb_core.player_specs import build_player  # noqa: E402
+from zeb_core.evaluation.arena import MatchResult, play_match  # noqa: E402
+from zeb_core.evaluation.player_specs import build_player  # noqa: E402
 
 DEFAULT_CKPT = REPO.parent / "shared" / "reference" / "zeb-e2839.pt"
 DEFAULT_VARIANTS = ["worlds=2", "worlds=2,root=gumbel,exact=6", "root=gumbel,exact=7"]

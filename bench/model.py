@@ -17,9 +17,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._common import rate, report, set_threads  # noqa: E402
-from zeb_core.engine import legal_mask, new_games, step  # noqa: E402
-from zeb_core.model import ZebModel, preset_config  # noqa: E402
-from zeb_core.tokenizer import observe  # noqa: E402
+from zeb_core.game.engine import legal_mask, new_games, step  # noqa: E402
+from zeb_core.game.tokenizer import observe  # noqa: E402
+from zeb_core.network.model import ZebModel, preset_config  # noqa: E402
 
 
 def lockstep_observations(batch: int, seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from zeb_core.examples import bytes_per_example
-from zeb_core.replay import ReplayBuffer, ReplayConfig
-from zeb_core.shards import synthetic_examples
+from zeb_core.data.examples import bytes_per_example
+from zeb_core.data.replay import ReplayBuffer, ReplayConfig
+from zeb_core.data.shards import synthetic_examples
 
 TARGET_BYTES_PER_EXAMPLE = 600
 

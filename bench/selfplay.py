@@ -3,14 +3,14 @@
     .venv/bin/python bench/selfplay.py [--games 48] [--sims 50] [--in-flight 16]
         [--variant worlds=2] [--variant root=gumbel,interior=gumbel,exact=3] [--variant original]
 
-Each `--variant` is a list of `mcts:` spec options (zeb_core/mcts_player.py: sims, worlds, root,
-interior, k, exact, ...) over `sims=SIMS`, or `original`: the original's self-play (one tree over
-the true deal, 200 simulations, forced moves searched, seat 0 leads; `original,sims=50` changes
-its budget). The first variant is the baseline of the speed ratios, measured in this run. The
-557k preset (the reference checkpoint when present, else random weights), 2 torch threads. The
-original's pipeline made 1.25-1.43 games/s on this machine (measured apart, so no ratio is
-taken against it). The last line is one JSON object (with the load average: on a CPU shared
-with other work, 2 torch threads can be several times slower than 1, because each parallel
+Each `--variant` is a list of `mcts:` spec options (zeb_core/evaluation/player_specs.py: sims,
+worlds, root, interior, k, exact, ...) over `sims=SIMS`, or `original`: the original's self-play
+(one tree over the true deal, 200 simulations, forced moves searched, seat 0 leads;
+`original,sims=50` changes its budget). The first variant is the baseline of the speed ratios,
+measured in this run. The 557k preset (the reference checkpoint when present, else random weights),
+2 torch threads. The original's pipeline made 1.25-1.43 games/s on this machine (measured apart, so
+no ratio is taken against it). The last line is one JSON object (with the load average: on a CPU
+shared with other work, 2 torch threads can be several times slower than 1, because each parallel
 region waits for a core that another process holds).
 """
 
@@ -28,13 +28,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._common import REFERENCE_CKPT, set_threads  # noqa: E402
-from zeb_core.checkpoint import init_checkpoint, load_checkpoint  # noqa: E402
-from zeb_core.engine import DealMode  # noqa: E402
-from zeb_core.mcts import MCTSConfig  # noqa: E402
-from zeb_core.mcts_player import config_from_spec  # noqa: E402
-from zeb_core.model_players import ModelEvaluator  # noqa: E402
-from zeb_core.player_specs import parse_player_spec  # noqa: E402
-from zeb_core.selfplay import original_selfplay_config, play_games  # noqa: E402
+from zeb_core.data.selfplay import original_selfplay_config, play_games  # noqa: E402
+from zeb_core.evaluation.player_specs import (
+    config_from_spec,  # noqa: E402
+    parse_player_spec,  # noqa: E402
+)
+from zeb_core.game.engine import DealMode  # noqa: E402
+from zeb_core.network.checkpoint import init_checkpoint, load_checkpoint  # noqa: E402
+from zeb_core.network.evaluator import ModelEvaluator  # noqa: E402
+from zeb_core.search.config import MCTSConfig  # noqa: E402
 
 # Not measured here: the original's self-play pipeline, measured side by side with zeb's on this
 # 2-core machine (issue 12's report): 1.25-1.43 games/s. No ratio is taken against it.

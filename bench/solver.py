@@ -20,11 +20,11 @@ import time
 
 import numpy as np
 
-from zeb_core.arena import concat_states, play_match
-from zeb_core.engine import GameState, legal_mask, new_games, step
-from zeb_core.eq_player import EQPlayer
-from zeb_core.players import RandomPlayer
-from zeb_core.solver import TranspositionTable, solve_states
+from zeb_core.evaluation.arena import play_match
+from zeb_core.game.engine import GameState, concat_states, legal_mask, new_games, step
+from zeb_core.game.players import RandomPlayer
+from zeb_core.oracle.eq_player import EQPlayer
+from zeb_core.oracle.solver import TranspositionTable, solve_states
 
 
 def time_full_deals(

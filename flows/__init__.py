@@ -1,4 +1,4 @@
-"""Prefect flows and the `zeb` command line.
+"""Prefect flows and their tasks (the `zeb` command line on top of them is `zeb_cli`).
 
 Prefect's temporary local API (used when no PREFECT_API_URL is configured) must start within
 `PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS`: 20 s by default, while a first start on a
@@ -9,9 +9,6 @@ default is raised here, before any flow module imports it; a value set by the us
 import os
 
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
-# W&B's banner about offline runs would interleave with the flows' progress lines; the learner's
-# log and the main job's summary say where the run is.
-os.environ.setdefault("WANDB_SILENT", "true")
 # The temporary API is zeb's own, and on a machine without internet its usage report fails with
 # an ERROR line in the middle of the main job's progress (seen in `zeb demo`). A server the user
 # runs (`prefect server start`) keeps its own setting; set this to "true" to report anyway.

@@ -19,7 +19,7 @@ from flows.common import UserError, artifact_key, io_task, open_experiment, sett
 from infra.bootstrap import SOURCES_HELP, SourceError, load_source, parse_source, write_bootstrap
 from infra.experiment import Experiment
 from infra.tracking import open_run
-from zeb_core.model import count_parameters
+from zeb_core.network.model import count_parameters
 
 
 @io_task

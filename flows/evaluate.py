@@ -22,7 +22,7 @@ from prefect.concurrency.sync import concurrency
 from pydantic import Field
 
 from flows.common import artifact_key, io_task, open_experiment, settings, step_task
-from infra.ladder import (
+from infra.ladder_store import (
     DEFAULT_CACHE_DIR,
     LadderSetup,
     PlayerPool,
@@ -34,7 +34,7 @@ from infra.ladder import (
     take_checkpoint,
 )
 from infra.tracking import open_run
-from zeb_core.ladder import Ladder, LadderConfig, PlannedMatch
+from zeb_core.evaluation.elo_ladder import Ladder, LadderConfig, PlannedMatch
 
 
 @io_task

@@ -33,7 +33,7 @@ from prefect.states import Cancelling
 
 from flows.common import io_task, settings, step_task
 from infra.process_identity import is_same_process
-from zeb_core.shards import atomic_write_bytes
+from zeb_core.atomic_files import atomic_write_bytes
 
 LIMIT_PREFIX = "zeb-learner-"
 # Only running learn runs are older ones to take over from: a pending one started after us.

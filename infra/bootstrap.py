@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from infra.hub.base import Hub, HubNotFoundError
-from zeb_core.checkpoint import (
+from zeb_core.network.checkpoint import (
     Checkpoint,
     CheckpointError,
     checkpoint_from_dict,

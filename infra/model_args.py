@@ -1,5 +1,5 @@
 """A typed options model back to a command line: how a process starts a child (a worker, the
-learner) with the same settings. The inverse of `flows.model_options`, which generates the
+learner) with the same settings. The inverse of `zeb_cli.model_options`, which generates the
 command's options from the same models: `--field-name VALUE` for each field that differs from its
 default, `--flag/--no-flag` for booleans, a repeated option for lists.
 """

@@ -12,6 +12,7 @@ no id is drawn, so a later online run still starts the lineage).
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import string
 import subprocess
@@ -105,6 +106,9 @@ def open_run(
     """
     if mode == "disabled":
         return NullTracker()
+    # W&B's banner about offline runs would interleave with the flows' and the learner's progress
+    # lines; the learner's log and the main job's summary say where the run is. A user's value wins.
+    os.environ.setdefault("WANDB_SILENT", "true")
     import wandb  # heavy: imported only when tracking is on
 
     state = experiment.read_state()

@@ -5,12 +5,16 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# `tests/` is not a package; make `tests.fakes` and the helpers importable however pytest started.
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
 REFERENCE = Path(os.environ.get("ZEB_REFERENCE_DIR", REPO.parent / "shared" / "reference"))
 REFERENCE_CKPT = REFERENCE / "zeb-557k-1m.pt"
 EARLIER_CKPT = REFERENCE / "zeb-e2839.pt"

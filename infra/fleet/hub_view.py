@@ -1,8 +1,8 @@
 """The hub's view of a fleet: the newest shard each worker id has uploaded.
 
 This view needs no provider: whatever a provider says about a machine, a worker whose shards keep
-landing is producing. Shard names are `<worker>-<UTC time>-<seq>.npz` (`zeb_core.shards`), so one
-listing per source tells every worker's newest upload without reading a shard.
+landing is producing. Shard names are `<worker>-<UTC time>-<seq>.npz` (`zeb_core.data.shards`),
+so one listing per source tells every worker's newest upload without reading a shard.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import datetime
 from infra.experiment import Experiment
 from infra.fleet.base import Role
 from infra.learner.ingest import shard_time
-from zeb_core.shards import EVAL_AUX, SELFPLAY
+from zeb_core.data.shards import EVAL_AUX, SELFPLAY
 
 ROLE_SOURCE: dict[Role, str] = {"selfplay": SELFPLAY, "evalaux": EVAL_AUX}
 

@@ -38,7 +38,7 @@ from infra.process_identity import is_same_process
 from infra.settings import Settings
 from infra.worker.heartbeat import error_lines, read_heartbeat
 from infra.worker.options import UNUSED_BY_ROLE
-from zeb_core.shards import atomic_write_bytes
+from zeb_core.atomic_files import atomic_write_bytes
 
 log = logging.getLogger("zeb.fleet")
 PROCESS_TABLE_FORMAT = "zeb-local-fleet-1"
@@ -197,7 +197,7 @@ class LocalFleet:
         """The `zeb worker` command line of a worker of this fleet."""
         role = self.spec.role
         settings = model_args(self.spec.worker, exclude=UNUSED_BY_ROLE[role])
-        program = [sys.executable, "-m", "flows.cli_run", role]  # `zeb worker`, without the flows
+        program = [sys.executable, "-m", "zeb_cli.worker", role]  # `zeb worker`, without the flows
         return [
             *program,
             *("--exp", self.spec.experiment, "--worker-id", label),

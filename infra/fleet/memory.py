@@ -20,7 +20,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from infra.fleet.base import FleetError, FleetSpec, Role
-from zeb_core.shards import atomic_write_bytes
+from zeb_core.atomic_files import atomic_write_bytes
 
 log = logging.getLogger("zeb.fleet")
 MEMORY_FORMAT = "zeb-fleet-memory-1"

@@ -35,29 +35,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from infra.hub.base import REPOS, Content, FileInfo, HubError, HubNotFoundError, Repo, check_path
+from zeb_core.atomic_files import atomic_write_bytes
 
 MANIFEST_FORMAT = "zeb-localhub-1"
 _CHUNK = 1 << 20
-
-
-def _fsync_write(fd: int, chunks: Iterable[bytes]) -> None:
-    with os.fdopen(fd, "wb") as f:
-        for chunk in chunks:
-            f.write(chunk)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to `path` via a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        _fsync_write(fd, [data])
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class LocalHub:
@@ -132,8 +113,8 @@ class LocalHub:
             for path, (blob, size) in changed.items():
                 files[path] = {"blob": blob, "size": size, "revision": rev}
             new = {"format": MANIFEST_FORMAT, "revision": rev, **header, "files": files}
-            atomic_write(self._dir(repo) / "revs" / f"{rev}.json", json.dumps(new).encode())
-            atomic_write(self._dir(repo) / "HEAD", f"{rev}\n".encode())  # the commit point
+            atomic_write_bytes(self._dir(repo) / "revs" / f"{rev}.json", json.dumps(new).encode())
+            atomic_write_bytes(self._dir(repo) / "HEAD", f"{rev}\n".encode())  # the commit point
             self._collect_garbage(repo, rev)
             return rev
 

@@ -6,10 +6,11 @@ games for a useful interval (1000 vs random: about +-3 points at 95%).
 
 from __future__ import annotations
 
-from zeb_core.arena import play_match
-from zeb_core.model import ZebModel
-from zeb_core.model_players import GreedyPlayer, ModelEvaluator
-from zeb_core.players import HeuristicPlayer, RandomPlayer
+from zeb_core.evaluation.arena import play_match
+from zeb_core.evaluation.model_players import GreedyPlayer
+from zeb_core.game.players import HeuristicPlayer, RandomPlayer
+from zeb_core.network.evaluator import ModelEvaluator
+from zeb_core.network.model import ZebModel
 
 EVAL_SEED = 20_261_130  # the deals every evaluation plays
 

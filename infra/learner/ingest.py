@@ -12,8 +12,8 @@ import numpy as np
 
 from infra.experiment import Experiment
 from infra.hub.base import FileInfo, HubError
-from zeb_core.replay import ReplayBuffer
-from zeb_core.shards import SELFPLAY, ShardError, shard_from_bytes
+from zeb_core.data.replay import ReplayBuffer
+from zeb_core.data.shards import SELFPLAY, ShardError, shard_from_bytes
 
 log = logging.getLogger("zeb.learner")
 _STAMP = re.compile(r"-(\d{8}T\d{6}Z)-(\d+)\.npz$")

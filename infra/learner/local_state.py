@@ -26,8 +26,8 @@ from typing import Any
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from zeb_core.replay import ReplayBuffer, ReplayCacheError, ReplayConfig
-from zeb_core.shards import atomic_write_bytes
+from zeb_core.atomic_files import atomic_write_bytes
+from zeb_core.data.replay import ReplayBuffer, ReplayCacheError, ReplayConfig
 
 log = logging.getLogger("zeb.learner")
 LEDGER_FORMAT = "zeb-ledger-1"

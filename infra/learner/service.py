@@ -32,10 +32,10 @@ from infra.learner.local_state import LearnerLockError, Ledger, LocalState
 from infra.learner.options import LearnerOptions
 from infra.learner.stopping import StopSignal
 from infra.tracking import NullTracker, Tracker
-from zeb_core.checkpoint import Checkpoint, checkpoint_from_dict, checkpoint_from_model
-from zeb_core.model import ZebModel
-from zeb_core.replay import ReplayBuffer, ReplayConfig
-from zeb_core.train import LossWeights, SourceWeights, TrainConfig, Trainer
+from zeb_core.data.replay import ReplayBuffer, ReplayConfig
+from zeb_core.data.train import LossWeights, SourceWeights, TrainConfig, Trainer
+from zeb_core.network.checkpoint import Checkpoint, checkpoint_from_dict, checkpoint_from_model
+from zeb_core.network.model import ZebModel
 
 log = logging.getLogger("zeb.learner")
 

@@ -43,7 +43,7 @@ def learner_command(options: LearnerOptions) -> list[str]:
     module so the child does not load the flows (and Prefect) it does not use."""
     settings = LearnerSettings.model_validate(options.model_dump(exclude={"experiment"}))
     args = model_args(settings)
-    return [sys.executable, "-m", "flows.cli_learner", "--exp", options.experiment, *args]
+    return [sys.executable, "-m", "zeb_cli.learner", "--exp", options.experiment, *args]
 
 
 def supervise(

@@ -10,11 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 from infra.worker.loop import Produced
-from zeb_core.arena import concat_states, deal_games
-from zeb_core.eq_player import DEFAULT_WORLDS, EQPlayer
-from zeb_core.model_players import GreedyPlayer, ModelEvaluator
-from zeb_core.recorded_games import play_recorded
-from zeb_core.shards import EVAL_AUX
+from zeb_core.data.recorded_games import play_recorded
+from zeb_core.data.shards import EVAL_AUX
+from zeb_core.evaluation.arena import deal_games
+from zeb_core.evaluation.model_players import GreedyPlayer
+from zeb_core.game.engine import concat_states
+from zeb_core.network.evaluator import ModelEvaluator
+from zeb_core.oracle.eq_player import DEFAULT_WORLDS, EQPlayer
 
 
 class EvalAuxProducer:

@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from zeb_core.shards import atomic_write_bytes
+from zeb_core.atomic_files import atomic_write_bytes
 
 HEARTBEAT_FORMAT = "zeb-heartbeat-1"
 HEARTBEAT_FILE = "heartbeat.json"

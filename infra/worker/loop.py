@@ -34,10 +34,10 @@ from infra.worker.heartbeat import Heartbeat, write_heartbeat
 from infra.worker.options import WorkerOptions
 from infra.worker.spool import Spool
 from infra.worker.stopping import InterruptibleEvaluator, StopFlag, StopRequested
-from zeb_core.checkpoint import checkpoint_from_dict
-from zeb_core.examples import Examples
-from zeb_core.model_players import ModelEvaluator
-from zeb_core.shards import ShardMeta, shard_name
+from zeb_core.data.examples import Examples
+from zeb_core.data.shards import ShardMeta, shard_name
+from zeb_core.network.checkpoint import checkpoint_from_dict
+from zeb_core.network.evaluator import ModelEvaluator
 
 log = logging.getLogger("zeb.worker")
 

@@ -1,6 +1,6 @@
 """A worker's options, declared once: the `zeb worker` command line is generated from them, a fleet
 spec carries the `WorkerSettings` its workers share, and LocalFleet and the Vast onstart script
-turn those settings back into a command line (`flows.model_options.model_args`)."""
+turn those settings back into a command line (`zeb_cli.model_options.model_args`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from infra.worker import DEFAULT_UPLOAD_INTERVAL_S
-from zeb_core.shards import WORKER_ID_PATTERN
+from zeb_core.data.shards import WORKER_ID_PATTERN
 
 Role = Literal["selfplay", "evalaux"]
 

@@ -7,11 +7,11 @@ import numpy as np
 from infra.worker.loop import Produced
 from infra.worker.options import WorkerSettings
 from infra.worker.stopping import StopRequested
-from zeb_core.engine import DealMode
-from zeb_core.examples import Examples, empty_examples
-from zeb_core.mcts import Evaluator, MCTSConfig
-from zeb_core.selfplay import play_games
-from zeb_core.shards import SELFPLAY
+from zeb_core.data.examples import Examples, empty_examples
+from zeb_core.data.selfplay import play_games
+from zeb_core.data.shards import SELFPLAY
+from zeb_core.game.engine import DealMode
+from zeb_core.search.config import Evaluator, MCTSConfig
 
 
 class SelfPlayProducer:

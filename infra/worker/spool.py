@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from zeb_core.examples import Examples
-from zeb_core.shards import SHARD_SUFFIX, ShardMeta, atomic_write_bytes, shard_to_bytes
+from zeb_core.atomic_files import atomic_write_bytes
+from zeb_core.data.examples import Examples
+from zeb_core.data.shards import SHARD_SUFFIX, ShardMeta, shard_to_bytes
 
 
 class Spool:

@@ -12,8 +12,8 @@ import threading
 
 import numpy as np
 
-from zeb_core.model_players import ModelEvaluator
-from zeb_core.tokenizer import Observation
+from zeb_core.game.tokenizer import Observation
+from zeb_core.network.evaluator import ModelEvaluator
 
 
 class StopRequested(Exception):  # noqa: N818 - a request, not an error

@@ -53,7 +53,7 @@ def _learners() -> list[psutil.Process]:
     found = []
     for proc in psutil.process_iter(["cmdline", "status"]):
         cmd = " ".join(proc.info["cmdline"] or [])
-        if "flows.cli_learner" in cmd and f"--exp {EXP}" in cmd:
+        if "zeb_cli.learner" in cmd and f"--exp {EXP}" in cmd:
             if proc.info["status"] != psutil.STATUS_ZOMBIE:
                 found.append(proc)
     return found
@@ -97,7 +97,7 @@ def test_learn_rollback_takeover_and_cancel_on_a_real_server(tmp_path):
             [
                 sys.executable,
                 "-m",
-                "flows.cli",
+                "zeb_cli.app",
                 "create",
                 "--exp",
                 EXP,

@@ -9,7 +9,7 @@ import psutil
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import app
+from zeb_cli.app import app
 
 
 @pytest.mark.slow

@@ -14,11 +14,11 @@ from flows.create import create_experiment
 from flows.evaluate import evaluate_experiment
 from infra.experiment import Experiment
 from infra.hub.local import LocalHub
-from infra.ladder import read_ladder
+from infra.ladder_store import read_ladder
 from infra.settings import load_settings
 from tests.conftest import REFERENCE, REPO
-from zeb_core.checkpoint import init_checkpoint
-from zeb_core.ladder import LadderConfig
+from zeb_core.evaluation.elo_ladder import LadderConfig
+from zeb_core.network.checkpoint import init_checkpoint
 
 TINY = LadderConfig(games=2, every=10, neighbours=1)
 

@@ -18,7 +18,7 @@ from infra.hub.local import LocalHub
 from infra.learner.supervisor import LearnerCrashed
 from infra.settings import load_settings
 from tests.flows.flow_helpers import tiny_fleet, tiny_learner
-from zeb_core.checkpoint import Checkpoint, init_checkpoint, save_checkpoint
+from zeb_core.network.checkpoint import Checkpoint, init_checkpoint, save_checkpoint
 
 
 def experiment(name: str) -> Experiment:

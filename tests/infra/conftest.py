@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-# `tests/` is not a package; make `tests.fakes` importable however pytest was started.
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-from tests.fakes.fake_hf_server import FakeHfServer  # noqa: E402
+from tests.fakes.fake_hf_server import FakeHfServer
 
 TOKEN = "hf_zebTestTokenDoNotPrint0123456789"
 

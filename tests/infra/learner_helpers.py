@@ -10,8 +10,8 @@ import numpy as np
 from infra.experiment import Experiment
 from infra.hub.base import Hub
 from infra.learner.options import LearnerOptions
-from zeb_core.checkpoint import init_checkpoint, save_checkpoint
-from zeb_core.shards import SELFPLAY, ShardMeta, shard_name, shard_to_bytes, synthetic_examples
+from zeb_core.data.shards import SELFPLAY, ShardMeta, shard_name, shard_to_bytes, synthetic_examples
+from zeb_core.network.checkpoint import init_checkpoint, save_checkpoint
 
 _T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

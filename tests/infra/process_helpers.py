@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tests.infra.conftest import TOKEN
 
-ZEB = [sys.executable, "-c", "from flows.cli import app; app()"]
+ZEB = [sys.executable, "-c", "from zeb_cli.app import app; app()"]
 REPO = Path(__file__).resolve().parents[2]
 
 

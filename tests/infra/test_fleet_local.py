@@ -21,7 +21,7 @@ from infra.settings import load_settings
 from infra.worker.heartbeat import read_heartbeat
 from tests.infra.learner_helpers import seed_experiment
 from tests.infra.process_helpers import ZEB, base_env, wait_for
-from zeb_core.shards import SELFPLAY, shard_from_bytes
+from zeb_core.data.shards import SELFPLAY, shard_from_bytes
 
 SMALL = ["--sims", "4", "--games-in-flight", "4", "--games-per-batch", "4", "--device", "cpu"]
 

@@ -35,7 +35,7 @@ from infra.settings import Settings
 from infra.worker.heartbeat import Heartbeat
 from tests.conftest import REPO
 from tests.fakes.fake_vast_server import FakeVastServer
-from zeb_core.shards import SELFPLAY, shard_name
+from zeb_core.data.shards import SELFPLAY, shard_name
 
 VAST_KEY = "vastKeyZebTestDoNotPrint0123456789abcdef"
 HF_TOKEN = "hf_vastFleetTestTokenDoNotPrint987654"

@@ -21,17 +21,17 @@ def test_a_commit_killed_before_the_head_flip_leaves_the_old_head(
     local_hub: LocalHub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     r1 = local_hub.commit("weights", _trio(1))
-    real_write = local_module.atomic_write
+    real_write = local_module.atomic_write_bytes
 
     def crash_on_head(path: Path, data: bytes) -> None:
         if path.name == "HEAD":
             raise KeyboardInterrupt("killed")  # as if the process died right here
         real_write(path, data)
 
-    monkeypatch.setattr(local_module, "atomic_write", crash_on_head)
+    monkeypatch.setattr(local_module, "atomic_write_bytes", crash_on_head)
     with pytest.raises(KeyboardInterrupt):
         local_hub.commit("weights", _trio(2))
-    monkeypatch.setattr(local_module, "atomic_write", real_write)
+    monkeypatch.setattr(local_module, "atomic_write_bytes", real_write)
     assert local_hub.head("weights") == r1
     assert local_hub.read("weights", "e-state.json") == b"1"
     # The next writer carries on from the old head; no temporary file is left visible.

@@ -16,11 +16,10 @@ import torch
 import typer
 from typer.testing import CliRunner
 
-import infra.ladder as ladder_module
-from flows.cli_ladder import ladder_command
+import infra.ladder_store as ladder_module
 from infra.experiment import Experiment
 from infra.hub import HubNotFoundError, LocalHub
-from infra.ladder import (
+from infra.ladder_store import (
     LadderSetup,
     log_ratings,
     open_ladder,
@@ -29,8 +28,15 @@ from infra.ladder import (
     store_ladder,
     update_ladder,
 )
-from zeb_core.checkpoint import init_checkpoint, save_checkpoint
-from zeb_core.ladder import LadderConfig, LadderError, LadderPlayer, MatchRecord, add_result
+from zeb_cli.ladder import ladder_command
+from zeb_core.evaluation.elo_ladder import (
+    LadderConfig,
+    LadderError,
+    LadderPlayer,
+    MatchRecord,
+    add_result,
+)
+from zeb_core.network.checkpoint import init_checkpoint, save_checkpoint
 
 ANCHORS = [
     LadderPlayer(name="random", kind="random", anchor=True),

@@ -19,10 +19,10 @@ from tests.infra.learner_helpers import (
     shard_bytes,
     upload_shards,
 )
-from zeb_core.checkpoint import checkpoint_from_dict
-from zeb_core.model import ZebModel
-from zeb_core.shards import EVAL_AUX, SELFPLAY
-from zeb_core.train import LossWeights, Trainer
+from zeb_core.data.shards import EVAL_AUX, SELFPLAY
+from zeb_core.data.train import LossWeights, Trainer
+from zeb_core.network.checkpoint import checkpoint_from_dict
+from zeb_core.network.model import ZebModel
 
 
 def _status(tmp_path) -> dict:

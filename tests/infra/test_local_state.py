@@ -9,8 +9,8 @@ import pytest
 from infra.learner import local_state
 from infra.learner.local_state import Ledger, LocalState
 from tests.infra.learner_helpers import shard_bytes
-from zeb_core.replay import ReplayBuffer, ReplayConfig
-from zeb_core.shards import shard_from_bytes
+from zeb_core.data.replay import ReplayBuffer, ReplayConfig
+from zeb_core.data.shards import shard_from_bytes
 
 CONFIG = ReplayConfig(selfplay_capacity=1000, eval_aux_capacity=100)
 

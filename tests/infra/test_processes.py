@@ -21,7 +21,7 @@ from tests.infra.process_helpers import (
     wait_for,
     worker_args,
 )
-from zeb_core.shards import SELFPLAY, shard_from_bytes
+from zeb_core.data.shards import SELFPLAY, shard_from_bytes
 
 
 def _shard_metas(experiment: Experiment) -> dict:

@@ -12,8 +12,8 @@ from infra.worker.evalaux import EvalAuxProducer
 from infra.worker.loop import Produced, Worker, WorkerError
 from infra.worker.options import WorkerOptions, WorkerSettings
 from tests.infra.learner_helpers import seed_experiment, shard_bytes
-from zeb_core.checkpoint import init_checkpoint
-from zeb_core.shards import EVAL_AUX, SELFPLAY, shard_from_bytes, synthetic_examples
+from zeb_core.data.shards import EVAL_AUX, SELFPLAY, shard_from_bytes, synthetic_examples
+from zeb_core.network.checkpoint import init_checkpoint
 
 
 class FakeProducer:

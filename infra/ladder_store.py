@@ -1,0 +1,376 @@
+"""The strength ladder of an experiment: where it is stored, which checkpoints it rates, and one
+update (take a checkpoint, plan, play what is missing, fit, store, log).
+
+Storage: `EXP-ladder.json` in the hub's weights repo, next to the trio, written in one commit.
+It then lives wherever the experiment lives (local folder or Hugging Face), any machine can read
+or extend it, and a reader sees a whole file or the previous one. A save first merges the copy
+on the hub (results are immutable and keyed, so a concurrent update loses nothing) and refits.
+
+Local cache (`~/.cache/zeb/ladder/EXP/`): `ladder.json`, the results journal, rewritten
+atomically after every match, so a killed update replays nothing it finished; and
+`checkpoints/c<cycle>-<sha>.pt`, the bytes of every rated checkpoint. LocalHub keeps a pinned
+revision for only 64 later commits, so a checkpoint rated today must still be playable against
+next month's; Hugging Face keeps every revision, so another machine refetches by revision (and
+checks the sha256).
+
+Checkpoints: one per bucket of `every` cycles, the first one seen
+(`zeb_core.evaluation.elo_ladder.due`). An update looks at the revision that last wrote `EXP.pt`
+(or the one it is given, for example by a weights-published event), reads the trio's `cycle` there
+and adds that checkpoint if its bucket has none yet. The hub protocol cannot list past revisions,
+so a ladder updated after every publish sees every bucket; one updated rarely rates what it finds.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from infra.experiment import Experiment, sha256_file
+from infra.hub.base import HubError, HubNotFoundError
+from infra.tracking import Tracker
+from zeb_core.atomic_files import atomic_open, atomic_write_bytes
+from zeb_core.evaluation.elo_ladder import (
+    Ladder,
+    LadderConfig,
+    LadderError,
+    LadderPlayer,
+    PlannedMatch,
+    add_result,
+    checkpoint_players,
+    default_anchors,
+    due,
+    fit,
+    merge,
+    new_ladder,
+    plan_matches,
+    play_planned,
+    with_players,
+    with_rungs,
+)
+from zeb_core.evaluation.player_specs import build_player
+from zeb_core.game.players import Player
+
+log = logging.getLogger("zeb.ladder")
+DEFAULT_CACHE_DIR = Path("~/.cache/zeb/ladder")
+Progress = Callable[[str], None]
+
+
+class CheckpointUnavailable(LadderError):
+    """A rated checkpoint is neither in the local cache nor readable from the hub any more."""
+
+
+@dataclass(frozen=True)
+class LadderSetup:
+    """Where an update finds things: the experiment, local folders, and what to play."""
+
+    experiment: Experiment
+    config: LadderConfig = LadderConfig()
+    cache_dir: Path = DEFAULT_CACHE_DIR  # parent of the per-experiment cache
+    reference_dir: Path | None = None  # holds the anchors' reference checkpoints
+    anchors: list[LadderPlayer] = field(default_factory=default_anchors)  # for a new ladder
+    device: str = "cpu"
+
+    @property
+    def folder(self) -> Path:
+        return self.cache_dir.expanduser() / self.experiment.name
+
+
+@dataclass(frozen=True)
+class UpdateReport:
+    added: list[str]  # players taken from the experiment in this update
+    played: list[PlannedMatch]
+    skipped: list[str]  # matches not played, and why
+    revision: str | None  # of the ladder's commit (None: nothing was stored)
+
+
+# -- storage --------------------------------------------------------------------------------------
+
+
+def ladder_path(experiment: Experiment) -> str:
+    return f"{experiment.name}-ladder.json"
+
+
+def read_ladder(experiment: Experiment, revision: str | None = None) -> Ladder | None:
+    """The stored ladder (None before the first update); a bad file raises LadderError."""
+    path = ladder_path(experiment)
+    try:
+        data = experiment.hub.read("weights", path, revision)
+    except HubNotFoundError:
+        return None
+    ladder = Ladder.from_json(data, path)
+    if ladder.experiment != experiment.name:
+        raise LadderError(f"{path} belongs to experiment {ladder.experiment!r}")
+    return ladder
+
+
+def store_ladder(setup: LadderSetup, ladder: Ladder) -> tuple[Ladder, str | None]:
+    """Merge with the hub's copy, refit, and commit `EXP-ladder.json` (one commit)."""
+    on_hub = read_ladder(setup.experiment)
+    merged = ladder if on_hub is None else merge(on_hub, ladder)
+    merged = fit(merged).model_copy(update={"updated_at": datetime.now(UTC)})
+    message = f"{setup.experiment.name}: ladder, {len(merged.matches)} matches"
+    puts = {ladder_path(setup.experiment): merged.to_json()}
+    revision = setup.experiment.hub.commit("weights", puts, message=message)
+    _write_journal(setup, merged)
+    return merged, revision
+
+
+def open_ladder(setup: LadderSetup) -> Ladder:
+    """The hub's ladder joined with the local journal (results of an update that was killed)."""
+    ladder = read_ladder(setup.experiment) or new_ladder(setup.experiment.name, setup.anchors)
+    journal = _read_journal(setup)
+    if journal is None:
+        return ladder
+    try:
+        return fit(merge(ladder, journal))
+    except LadderError as err:  # e.g. a recreated experiment: its old journal is not ours
+        log.warning("%s: ignoring the local ladder journal: %s", setup.experiment.name, err)
+        return ladder
+
+
+def _journal_file(setup: LadderSetup) -> Path:
+    return setup.folder / "ladder.json"
+
+
+def _read_journal(setup: LadderSetup) -> Ladder | None:
+    path = _journal_file(setup)
+    if not path.is_file():
+        return None
+    try:
+        journal = Ladder.from_json(path.read_bytes(), str(path))
+    except LadderError as err:
+        log.warning("%s", err)
+        return None
+    return journal if journal.experiment == setup.experiment.name else None
+
+
+def _write_journal(setup: LadderSetup, ladder: Ladder) -> None:
+    atomic_write_bytes(_journal_file(setup), ladder.to_json())
+
+
+# -- checkpoints ----------------------------------------------------------------------------------
+
+
+def take_checkpoint(
+    setup: LadderSetup, ladder: Ladder, revision: str | None = None
+) -> tuple[Ladder, list[LadderPlayer]]:
+    """Add the checkpoint at `revision` (default: the latest weights) if its bucket is empty,
+    and the MCTS rung of every checkpoint if `mcts_sims` asks for one; return the new players."""
+    before = {p.name for p in ladder.players}
+    ladder = with_rungs(_take_if_due(setup, ladder, revision), setup.config.mcts_sims)
+    return ladder, [p for p in ladder.players if p.name not in before]
+
+
+def _take_if_due(setup: LadderSetup, ladder: Ladder, revision: str | None) -> Ladder:
+    exp = setup.experiment
+    revision = revision or exp.weights_revision()
+    if revision is None:
+        return ladder
+    state = exp.read_state(revision)
+    if not due(ladder, state.cycle, setup.config.every):
+        return ladder
+    snapshot = exp.pull_weights(revision)
+    sha = sha256_file(snapshot.checkpoint_path)
+    name = f"c{state.cycle}-{sha[:12]}.pt"
+    _cache_copy(snapshot.checkpoint_path, setup.folder / "checkpoints" / name)
+    log.info("%s: rating the checkpoint of cycle %d (%s)", exp.name, state.cycle, revision)
+    return with_players(ladder, checkpoint_players(state.cycle, name, sha, revision, None))
+
+
+def checkpoint_path(setup: LadderSetup, player: LadderPlayer) -> Path | None:
+    """The local file of a player's checkpoint (fetched again from the hub if the cache lost it)."""
+    if player.checkpoint is None:
+        return None
+    if player.anchor:
+        if setup.reference_dir is None:
+            raise CheckpointUnavailable(f"{player.name}: no reference folder given")
+        path = setup.reference_dir / player.checkpoint
+        if not path.is_file():
+            raise CheckpointUnavailable(f"{player.name}: reference checkpoint {path} is missing")
+        return path
+    path = setup.folder / "checkpoints" / player.checkpoint
+    if not path.is_file():
+        _refetch(setup, player, path)
+    return path
+
+
+def _refetch(setup: LadderSetup, player: LadderPlayer, path: Path) -> None:
+    exp = setup.experiment
+    try:
+        source = exp.hub.download("weights", exp.checkpoint_file, player.revision)
+    except HubError as err:
+        raise CheckpointUnavailable(
+            f"{player.name}: not in the local cache and not on the hub any more ({err})"
+        ) from None
+    if sha256_file(source) != player.sha256:
+        raise CheckpointUnavailable(f"{player.name}: the hub's bytes differ from those rated")
+    _cache_copy(source, path)
+
+
+def _cache_copy(source: Path, target: Path) -> None:
+    if target.is_file():
+        return
+    with open(source, "rb") as src, atomic_open(target) as dst:
+        shutil.copyfileobj(src, dst)
+
+
+# -- playing --------------------------------------------------------------------------------------
+
+
+class PlayerPool:
+    """Builds each ladder player once per update (a model is loaded once, not per match)."""
+
+    def __init__(self, setup: LadderSetup) -> None:
+        self.setup = setup
+        self._built: dict[str, Player] = {}
+
+    def get(self, player: LadderPlayer) -> Player:
+        if player.name not in self._built:
+            path = checkpoint_path(self.setup, player)
+            spec = player.spec(None if path is None else str(path))
+            self._built[player.name] = build_player(spec, self.setup.device)
+        return self._built[player.name]
+
+
+def play_one(setup: LadderSetup, pool: PlayerPool, ladder: Ladder, match: PlannedMatch) -> Ladder:
+    """Play one planned match and journal the result (CheckpointUnavailable: nothing played)."""
+    a, b = pool.get(ladder.player(match.a)), pool.get(ladder.player(match.b))
+    record = play_planned(match, a, b, setup.config.batch_size)
+    ladder = add_result(ladder, record)
+    _write_journal(setup, ladder)
+    return ladder
+
+
+def play_missing(
+    setup: LadderSetup,
+    ladder: Ladder,
+    max_rounds: int = 3,
+    progress: Progress | None = None,
+    play: Callable[[LadderSetup, PlayerPool, Ladder, PlannedMatch], Ladder] | None = None,
+) -> tuple[Ladder, list[PlannedMatch], list[str]]:
+    """Plan, play and refit until nothing is missing (neighbours move as ratings settle).
+    `play` plays one match (default `play_one`; the evaluate flow passes its task)."""
+    play = play or play_one
+    pool, played, skipped, unavailable = PlayerPool(setup), [], [], set()
+    for _ in range(max_rounds):
+        plan = [
+            m
+            for m in plan_matches(ladder, setup.config)
+            if m.a not in unavailable and m.b not in unavailable
+        ]
+        if not plan:
+            break
+        for i, match in enumerate(plan):
+            if progress is not None:
+                progress(f"match {i + 1}/{len(plan)}: {match.a} vs {match.b}, {match.games} games")
+            try:
+                ladder = play(setup, pool, ladder, match)
+                played.append(match)
+            except CheckpointUnavailable as err:
+                unavailable.update(_unavailable_side(setup, ladder, match))
+                skipped.append(f"{match.a} vs {match.b}: {err}")
+                log.warning("%s", err)
+        ladder = fit(ladder)
+    return ladder, played, skipped
+
+
+def _unavailable_side(setup: LadderSetup, ladder: Ladder, match: PlannedMatch) -> set[str]:
+    names = set()
+    for name in (match.a, match.b):
+        try:
+            checkpoint_path(setup, ladder.player(name))
+        except CheckpointUnavailable:
+            names.add(name)
+    return names
+
+
+def update_ladder(
+    setup: LadderSetup,
+    revision: str | None = None,
+    tracker: Tracker | None = None,
+    progress: Progress | None = None,
+) -> tuple[Ladder, UpdateReport]:
+    """One update: take the checkpoint if due, play what is missing, fit, store, log."""
+    ladder = open_ladder(setup)
+    ladder, added = take_checkpoint(setup, ladder, revision)
+    ladder, played, skipped = play_missing(setup, ladder, progress=progress)
+    stored_revision = None
+    if _news(ladder, read_ladder(setup.experiment)):
+        ladder, stored_revision = store_ladder(setup, ladder)
+    if tracker is not None:
+        step = setup.experiment.read_state().cycle
+        log_ratings(tracker, ladder, [p.name for p in added], step)
+    report = UpdateReport([p.name for p in added], played, skipped, stored_revision)
+    return ladder, report
+
+
+def _news(ladder: Ladder, on_hub: Ladder | None) -> bool:
+    """Does `ladder` hold players or results that the hub's copy lacks?"""
+    if on_hub is None:
+        return True
+    players = {p.name for p in on_hub.players}
+    results = {m.key for m in on_hub.matches}
+    return any(p.name not in players for p in ladder.players) or any(
+        m.key not in results for m in ladder.matches
+    )
+
+
+# -- reporting ------------------------------------------------------------------------------------
+
+
+def log_ratings(tracker: Tracker, ladder: Ladder, names: list[str], step: int) -> None:
+    """Log the ratings of newly added checkpoint players: `ladder/<rung>_elo` (+ `_lo`, `_hi`;
+    rung `greedy` or `mcts<sims>`) and `ladder/cycle`, the cycle of the checkpoint rated.
+
+    The learner logs to the same run at step = its cycle, and W&B drops a point whose step goes
+    back, so the ratings go at `step` (the experiment's cycle now, at least the checkpoint's);
+    plot them against `ladder/cycle` in W&B.
+    """
+    ratings = {r.player: r for r in ladder.ratings}
+    by_cycle: dict[int, dict[str, float]] = {}
+    for name in names:
+        player = ladder.player(name)
+        if player.cycle is None or name not in ratings:
+            continue
+        rung, r = name.split("-", 1)[1], ratings[name]
+        metrics = by_cycle.setdefault(player.cycle, {"ladder/cycle": float(player.cycle)})
+        metrics |= {f"ladder/{rung}_elo": r.rating}
+        metrics |= {f"ladder/{rung}_elo_lo": r.lo, f"ladder/{rung}_elo_hi": r.hi}
+    for cycle in sorted(by_cycle):
+        tracker.log(by_cycle[cycle], step=max(step, cycle))
+
+
+def plot_ladder(ladder: Ladder, path: Path) -> Path:
+    """A PNG of rating against cycle: one line per rung with its 95% band, anchors as levels."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, never a display
+    import matplotlib.pyplot as plt
+
+    ratings = {r.player: r for r in ladder.ratings}
+    fig, ax = plt.subplots(figsize=(8, 5))
+    rungs: dict[str, list[tuple[int, float, float, float]]] = {}
+    for p in ladder.players:
+        r = ratings.get(p.name)
+        if r is not None and p.cycle is not None:
+            rungs.setdefault(p.name.split("-", 1)[1], []).append((p.cycle, r.rating, r.lo, r.hi))
+    for rung, points in sorted(rungs.items()):
+        cycles, mid, lo, hi = zip(*sorted(points), strict=True)
+        ax.plot(cycles, mid, marker="o", label=rung)
+        ax.fill_between(cycles, lo, hi, alpha=0.2)
+    for p in ladder.players:
+        if p.anchor and p.name in ratings:
+            ax.axhline(ratings[p.name].rating, color="grey", linestyle="--", linewidth=0.8)
+            level = (1.0, ratings[p.name].rating)
+            ax.annotate(p.name, level, xycoords=("axes fraction", "data"), ha="right", va="bottom")
+    ax.set(xlabel="cycle", ylabel=f"Elo ({ladder.anchor} = 0)", title=f"{ladder.experiment} ladder")
+    if rungs:
+        ax.legend()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
