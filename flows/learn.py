@@ -22,7 +22,7 @@ from pydantic import Field
 from flows.common import io_task, open_experiment, settings
 from flows.learn_report import CycleReporter
 from flows.takeover import cancel_older_runs, learner_limit, record_run
-from infra.experiment import Controls
+from infra.experiment_state import Controls
 from infra.fleet import fleet_store, merge_spec, open_fleet
 from infra.fleet.base import FleetSettings, FleetSpec, Role
 from infra.learner.options import LearnerOptions, LearnerSettings

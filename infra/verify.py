@@ -21,7 +21,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from infra.experiment import Experiment, ExperimentState
+from infra.experiment import Experiment
+from infra.experiment_state import ExperimentState
 from infra.fleet.health import HealthReport
 from infra.fleet.hub_view import ROLE_SOURCE
 

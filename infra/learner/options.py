@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from infra.experiment import Controls
+from infra.experiment_state import Controls
 
 DEFAULT_CACHE_DIR = Path("~/.cache/zeb/learner")
 

@@ -2,9 +2,10 @@
 
     start:  seed the namespace if it is new (the hub is authoritative afterwards); resume the
             weights, optimizer and AMP scaler (local training state if it is newer than the hub's)
-            and the replay snapshot; open (or resume) the experiment's W&B run
-    cycle:  read the live controls; ingest new shards; wait for `min_buffer` self-play examples;
-            pause while no shard arrived for `max_example_age_s`; train N steps; save the local
+            and the example intake (replay snapshot and ledger); open (or resume) the
+            experiment's W&B run
+    cycle:  read the live controls; ingest new shards and wait while the intake's gate is shut
+            (min buffer, idle hub, replay ratio: see intake); train N steps; save the local
             training state; publish every K cycles; snapshot the replay buffer and prune every
             `local_replay_cache_save_every` cycles; log to W&B; evaluate every M cycles
 
@@ -24,15 +25,15 @@ from datetime import UTC, datetime
 import numpy as np
 import torch
 
-from infra.experiment import Controls, Experiment, ExperimentState
+from infra.experiment import Experiment
+from infra.experiment_state import Controls, ExperimentState
 from infra.hub.base import Hub, HubAuthError, HubError, HubNotFoundError
 from infra.learner.evaluation import evaluate_model
-from infra.learner.ingest import Ingestor, IngestReport, prune
-from infra.learner.local_state import LearnerLockError, Ledger, LocalState
+from infra.learner.intake import ExampleIntake
+from infra.learner.local_state import LearnerLockError, LocalState
 from infra.learner.options import LearnerOptions
 from infra.learner.stopping import StopSignal
 from infra.tracking import NullTracker, Tracker
-from zeb_core.data.replay import ReplayBuffer, ReplayConfig
 from zeb_core.data.train import LossWeights, SourceWeights, TrainConfig, Trainer
 from zeb_core.network.checkpoint import Checkpoint, checkpoint_from_dict, checkpoint_from_model
 from zeb_core.network.model import ZebModel
@@ -58,9 +59,7 @@ class Learner:
         self.tracker_factory = tracker_factory or (lambda exp: NullTracker())
         self.rng = np.random.default_rng(options.seed)
         self.stop = StopSignal()
-        self.last_ingest: IngestReport | None = None  # the latest look at the hub's shards
         self.published: dict[str, object] = {}  # cycle and revision of the last publish
-        self.newest_shard_at: datetime | None = None  # creation time of the newest shard seen
 
     # -- start-up ----------------------------------------------------------------------------------
 
@@ -74,15 +73,19 @@ class Learner:
             raise LearnerError(str(exc)) from None
         self.state = state
         self.model, self.trainer = self._resume_model(state)
-        self._resume_replay(state)
+        self.intake = ExampleIntake.resume(
+            self.experiment, self.options, self.local, self.state, self.counted_until
+        )
+        self.state = self.state.model_copy(update={"total_games": self.intake.total_games})
         self.tracker: Tracker = self.tracker_factory(self.experiment)
+        replay = self.intake.replay
         log.info(
             "learner ready: %s at cycle %d, step %d; replay %d self-play / %d eval-aux",
             self.experiment.name,
             self.state.cycle,
             self.state.step,
-            len(self.replay.selfplay),
-            len(self.replay.eval_aux),
+            len(replay.selfplay),
+            len(replay.eval_aux),
         )
 
     def _seed_or_check(self) -> ExperimentState:
@@ -136,35 +139,6 @@ class Learner:
         log.info("resumed from %s: optimizer starts cold", source)
         return model, trainer
 
-    def _resume_replay(self, hub_state: ExperimentState) -> None:
-        config = self._replay_config(self.state.controls)
-        snap = self.local.load_snapshot(config, self.options.local_replay_cache_enabled)
-        if snap is None:
-            # No snapshot: every shard still on the hub is ingested again. The count goes on
-            # from the weights' own total; shards made before that total was taken were most
-            # likely counted in it already, so they train again but are not counted again.
-            self.replay = ReplayBuffer(config)
-            self.ledger = Ledger(lineage=self.lineage, total_games=self.state.total_games)
-            self.ingestor = Ingestor(self.experiment, set(), {}, count_after=self.counted_until)
-        else:
-            self.replay, self.ledger = snap.replay, snap.ledger
-            self.ingestor = Ingestor(self.experiment, snap.ingested, dict(snap.ledger.rejected))
-            log.info("replay snapshot restored: %d shards already ingested", len(snap.ingested))
-        self.saved_shards = set(self.ledger.ingested) | set(self.ledger.rejected)
-        self.state = self.state.model_copy(update={"total_games": self.ledger.total_games})
-        # Replay ratio bookkeeping of this run (a restored buffer was trained on already).
-        self.added_at_start = self.replay.selfplay.total_added
-        self.samples_trained = 0
-
-    def _replay_config(self, controls: Controls) -> ReplayConfig:
-        return ReplayConfig(
-            selfplay_capacity=self.options.replay_buffer_size,
-            eval_aux_capacity=self.options.eval_aux_replay_buffer_size,
-            max_lag=controls.eval_aux_max_model_lag,
-            lag_half_life=controls.eval_aux_lag_half_life,
-            min_keep=controls.eval_aux_min_keep_weight,
-        )
-
     # -- the loop ----------------------------------------------------------------------------------
 
     def run(self) -> None:
@@ -196,39 +170,7 @@ class Learner:
     def _ready_to_train(self) -> bool:
         self._apply_controls()
         self._ingest()
-        have, need = len(self.replay.selfplay), self.options.min_buffer
-        if have < need:
-            log.info("waiting for self-play examples: %d of %d", have, need)
-            return False
-        idle = time.monotonic() - self.ingestor.last_new_at
-        if idle > self.options.max_example_age_s:
-            log.info(
-                "paused: no new shard for %.0fs (max_example_age_s=%.0f)",
-                idle,
-                self.options.max_example_age_s,
-            )
-            return False
-        return self._replay_ratio_allows()
-
-    def _replay_ratio_allows(self) -> bool:
-        """At most `max_replay_ratio` samples trained per self-play example added in this run:
-        a slow fleet makes the learner wait rather than overfit a small buffer."""
-        limit = self.options.max_replay_ratio
-        if limit is None:
-            return True
-        cycle_samples = self.options.training_steps_per_cycle * self.options.batch_size
-        allowed = limit * self._examples_added()
-        if self.samples_trained + cycle_samples <= allowed:
-            return True
-        log.info(
-            "waiting for self-play examples: replay ratio %.1f of %.1f reached",
-            self.samples_trained / max(self._examples_added(), 1),
-            limit,
-        )
-        return False
-
-    def _examples_added(self) -> int:
-        return self.replay.selfplay.total_added - self.added_at_start
+        return self.intake.ready()
 
     def _apply_controls(self) -> None:
         try:
@@ -240,7 +182,7 @@ class Learner:
         self.state = self.state.model_copy(
             update={"controls": controls, "wandb_run_id": hub_state.wandb_run_id}
         )
-        self.replay.config = self._replay_config(controls)
+        self.intake.apply_controls(controls)
         self.trainer.loss_weights = SourceWeights(
             selfplay=self.trainer.config.loss_weights.selfplay,
             eval_aux=LossWeights(
@@ -251,21 +193,8 @@ class Learner:
         )
 
     def _ingest(self) -> None:
-        report = self.ingestor.ingest(self.replay, self.state.cycle, self.rng)
-        if report.interrupted:  # what was read before the hub failed still counts
-            log.warning("ingest interrupted by the hub (%s); will retry", report.interrupted)
-        self.last_ingest = report
-        if report.shards or report.rejected:
-            self.ledger.total_games += report.games
-            self.state = self.state.model_copy(update={"total_games": self.ledger.total_games})
-            log.info(
-                "ingested %d shard(s) (%s), set aside %d",
-                report.shards,
-                ", ".join(f"{k}: {v}" for k, v in report.examples.items()) or "no examples",
-                report.rejected,
-            )
-        if report.newest_created is not None:
-            self.newest_shard_at = report.newest_created
+        if self.intake.ingest(self.state.cycle, self.rng):
+            self.state = self.state.model_copy(update={"total_games": self.intake.total_games})
 
     def _train_cycle(self) -> None:
         controls = self.state.controls
@@ -274,7 +203,7 @@ class Learner:
         eval_rows = 0
         started = time.perf_counter()
         for _ in range(self.options.training_steps_per_cycle):
-            batch = self.replay.sample(self.options.batch_size, fraction, self.rng)
+            batch = self.intake.replay.sample(self.options.batch_size, fraction, self.rng)
             eval_rows += int(batch.is_eval_aux.sum())
             for key, value in self.trainer.step(batch).items():
                 sums[key] += value
@@ -282,7 +211,7 @@ class Learner:
                 return  # an interrupted cycle is not counted; the saved state is the last cycle's
         seconds = time.perf_counter() - started
         steps = self.options.training_steps_per_cycle
-        self.samples_trained += steps * self.options.batch_size
+        self.intake.trained(steps * self.options.batch_size)
         self.state = self.state.model_copy(
             update={"cycle": self.state.cycle + 1, "step": self.state.step + steps}
         )
@@ -291,7 +220,7 @@ class Learner:
         if cycle % self.options.push_every == 0:
             self._publish()
         if cycle % self.options.local_replay_cache_save_every == 0:
-            self._save_snapshot_and_prune()
+            self.intake.save_snapshot_and_prune(cycle)
         metrics = {k: v / steps for k, v in sums.items()}
         metrics |= self._cycle_metrics(
             steps / seconds, eval_rows / (steps * self.options.batch_size)
@@ -310,7 +239,7 @@ class Learner:
                 "pid": os.getpid(),
                 **self.published,
                 **metrics,
-                **self._ledger_status(),
+                **self.intake.status(),
             }
         )
         log.info(
@@ -326,29 +255,12 @@ class Learner:
     def _cycle_metrics(self, steps_per_s: float, mix: float) -> dict[str, float]:
         out = {
             "train/steps_per_s": steps_per_s,
-            "train/replay_ratio": self.samples_trained / max(self._examples_added(), 1),
+            "train/replay_ratio": self.intake.replay_ratio(),
             "train/eval_aux_fraction": mix,
             "train/step": float(self.state.step),
             "games/total": float(self.state.total_games),
-            "ingest/shards_total": float(len(self.ingestor.ingested)),
-            "ingest/rejected_total": float(len(self.ingestor.rejected)),
-            "ingest/idle_s": time.monotonic() - self.ingestor.last_new_at,
         }
-        if self.newest_shard_at is not None:
-            age = datetime.now(UTC) - self.newest_shard_at
-            out["ingest/newest_shard_age_s"] = age.total_seconds()
-        if self.last_ingest is not None and self.last_ingest.selfplay_lag:
-            out["ingest/selfplay_lag_mean"] = float(np.mean(self.last_ingest.selfplay_lag))
-        return out | self.replay.stats()
-
-    def _ledger_status(self) -> dict[str, object]:
-        return {
-            "ingested": sorted(self.ingestor.ingested),
-            "rejected": dict(self.ingestor.rejected),
-            "replay_selfplay": len(self.replay.selfplay),
-            "replay_eval_aux": len(self.replay.eval_aux),
-            "selfplay_added": self.replay.selfplay.total_added,
-        }
+        return out | self.intake.metrics()
 
     # -- persistence -------------------------------------------------------------------------------
 
@@ -385,30 +297,11 @@ class Learner:
         except HubError as exc:
             log.warning("publish failed (%s); will publish again next time", exc)
 
-    def _save_snapshot_and_prune(self) -> None:
-        ledger = self.ledger.model_copy(
-            update={
-                "ingested": sorted(self.ingestor.ingested),
-                "rejected": dict(self.ingestor.rejected),
-                "total_games": self.state.total_games,
-            }
-        )
-        if self.options.local_replay_cache_enabled:
-            self.local.save_snapshot(ledger, self.replay, self.state.cycle)
-            self.ledger = ledger
-            self.saved_shards = set(ledger.ingested) | set(ledger.rejected)
-        else:  # nothing survives a restart anyway: every ingested shard may go
-            self.saved_shards = set(self.ingestor.ingested) | set(self.ingestor.rejected)
-        try:
-            prune(self.experiment, self.saved_shards, self.options.keep_example_files)
-        except HubError as exc:
-            log.warning("pruning failed (%s); will try again", exc)
-
     def _shutdown(self) -> None:
         """A clean stop (SIGTERM, Ctrl-C, max_cycles) saves everything; SIGKILL saves nothing,
         and a restart still loses no shard (see local_state)."""
-        if hasattr(self, "replay"):
-            self._save_snapshot_and_prune()
+        if hasattr(self, "intake"):
+            self.intake.save_snapshot_and_prune(self.state.cycle)
         if hasattr(self, "tracker"):
             self.tracker.finish()
         if hasattr(self, "local"):

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from infra.experiment import Controls, Experiment, ExperimentState, Origin
+from infra.experiment import Experiment
+from infra.experiment_state import Controls, ExperimentState, Origin
 from infra.hub import LocalHub
 from zeb_cli.hub import hub_app
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from infra.fleet.base import FleetSpec, Offer, WorkerLabel
-from infra.fleet.health import HealthConfig, health_pass
+from infra.fleet.classify import HealthConfig
+from infra.fleet.health import health_pass
 from infra.fleet.memory import FleetPaths, FleetStore
 from tests.infra.fleet_helpers import FakeFleet, at, beat
 

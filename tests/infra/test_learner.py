@@ -121,7 +121,7 @@ def test_waits_for_min_buffer_then_pauses_without_new_shards(local_hub, tmp_path
     )
     upload_shards(experiment, [40], first_seq=5)
     assert learner._ready_to_train()
-    learner.ingestor.last_new_at = time.monotonic() - 61
+    learner.intake.ingestor.last_new_at = time.monotonic() - 61
     assert not learner._ready_to_train() and "paused: no new shard" in caplog.text
 
 
@@ -179,7 +179,7 @@ def test_shards_read_before_a_hub_error_mid_ingest_are_counted(local_hub, tmp_pa
     learner = Learner(local_hub, learner_options(tmp_path, max_cycles=1))
     learner.start()
     learner._ingest()
-    assert learner.state.total_games == _games([60]) and learner.last_ingest.interrupted
+    assert learner.state.total_games == _games([60]) and learner.intake.last_ingest.interrupted
     learner._ingest()
     assert learner.state.total_games == _games([60, 90, 120])
 

@@ -9,7 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from infra.experiment import Experiment, ExperimentState, Origin
+from infra.experiment import Experiment
+from infra.experiment_state import ExperimentState, Origin
 from infra.hub import LocalHub
 from infra.tracking import NullTracker, code_version, open_run
 
