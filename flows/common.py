@@ -69,6 +69,7 @@ def step_task(fn: F | None = None, *, name: str | None = None) -> Any:
 SECRET_BLOCKS = {
     "HF_TOKEN": "zeb-hf-token",
     "VAST_API_KEY": "zeb-vast-api-key",
+    "ZEB_VAST_IMAGE_LOGIN": "zeb-vast-image-login",
     "WANDB_API_KEY": "zeb-wandb-api-key",
 }
 

@@ -19,6 +19,10 @@
     VAST_API_KEY             Vast.ai API key (only for Vast fleets; never printed)
     ZEB_VAST_URL             Vast API server (default https://console.vast.ai)
     ZEB_VAST_TIMEOUT_S       per-request timeout of the Vast client (default 20; the SDK's is 120)
+    ZEB_VAST_IMAGE_LOGIN     registry login for a private worker image, in Vast's `image_login`
+                             form `-u USER -p TOKEN REGISTRY` (never printed)
+    ZEB_VAST_PACE_SCALE      scales Vast's documented rate limits (default 1; below 1 only against
+                             a fake API that scales its own limits the same way, as tests do)
     ZEB_REFERENCE_DIR        the original's checkpoints, the ladder's anchors (../shared/reference)
 
 Bad values raise `SettingsError` with a one-line message naming the variable (never the token).
@@ -59,9 +63,11 @@ ENV_VARS: dict[str, str] = {
     "vast_api_key": "VAST_API_KEY",
     "vast_url": "ZEB_VAST_URL",
     "vast_timeout_s": "ZEB_VAST_TIMEOUT_S",
+    "vast_image_login": "ZEB_VAST_IMAGE_LOGIN",
+    "vast_pace_scale": "ZEB_VAST_PACE_SCALE",
     "reference_dir": "ZEB_REFERENCE_DIR",
 }
-_SECRET_FIELDS = {"hf_token", "vast_api_key"}
+_SECRET_FIELDS = {"hf_token", "vast_api_key", "vast_image_login"}
 _REPO_SPEC = re.compile(
     r"^(?:(models|datasets)/)?([A-Za-z0-9][\w.-]{0,95})/([A-Za-z0-9][\w.-]{0,95})$"
 )
@@ -102,6 +108,8 @@ class Settings(BaseModel):
     vast_api_key: SecretStr | None = None
     vast_url: str = "https://console.vast.ai"
     vast_timeout_s: float = Field(20.0, gt=0, le=600)
+    vast_image_login: SecretStr | None = None  # `-u USER -p TOKEN REGISTRY` (Vast's image_login)
+    vast_pace_scale: float = Field(1.0, gt=0, le=1)  # 1: Vast's own limits
     # The original's checkpoints (the ladder's greedy anchors): ../shared/reference beside a clone.
     reference_dir: Path = Path(__file__).resolve().parents[2] / "shared" / "reference"
 

@@ -1,9 +1,14 @@
 """`zeb fleet up|status|health|down`: an experiment's worker fleets, from any shell.
 
-    zeb fleet up --exp EXP --role selfplay -n 2 [--provider local|vast] [worker options]
+    zeb fleet up --exp EXP --role selfplay -n 2 [--provider local|vast] [--dry-run] [options]
+    zeb fleet canary --exp EXP --role selfplay --provider vast [options]
     zeb fleet status --exp EXP [--role ROLE] [--json]
     zeb fleet health --exp EXP [--role ROLE] [--dry-run] [--json]
     zeb fleet down --exp EXP [--role ROLE]
+
+`up --dry-run` on Vast prints the offers it would rent ($/h, $/1000 games) and the exact create
+request (secrets masked) and rents nothing. `canary` rents one Vast worker, waits for its first
+heartbeat and its first shard on the hub, destroys it and prints what it took and cost.
 
 A fleet's spec is kept in the experiment's local folder (`$ZEB_HOME/experiments/EXP/fleets/ROLE`),
 so `up` again changes only the options given, and `health` knows the target. `down` stops every
@@ -24,6 +29,7 @@ from rich.table import Table
 from infra.experiment import Experiment, ExperimentError
 from infra.fleet import fleet_store, merge_spec, open_fleet, stored_specs
 from infra.fleet.base import ROLES, CostSummary, FleetError, FleetSpec
+from infra.fleet.canary import run_canary
 from infra.fleet.health import health_pass
 from infra.fleet.memory import utcnow
 from infra.fleet.report import (
@@ -36,6 +42,7 @@ from infra.fleet.report import (
 from infra.hub.base import HubError
 from infra.settings import Settings, SettingsError, load_settings, make_hub
 from zeb_cli.errors import err, fail
+from zeb_cli.fleet_plan import print_canary, print_plan
 from zeb_cli.model_options import ModelGroup, model_options, validation_message
 
 fleet_app = typer.Typer(
@@ -43,6 +50,7 @@ fleet_app = typer.Typer(
     no_args_is_help=True,
 )
 out = Console()
+CANARY_UPLOAD_INTERVAL_S = 60.0
 RoleChoice = enum.Enum("RoleChoice", {r: r for r in ROLES}, type=str)
 ExpOption = Annotated[str, typer.Option("--exp", help="Experiment name (the hub namespace).")]
 RoleFilter = Annotated[
@@ -85,6 +93,13 @@ def up(
     workers: Annotated[
         int | None, typer.Option("-n", "--workers", help="Workers to keep running.")
     ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Show the offers it would rent and the create request; rent nothing.",
+        ),
+    ] = False,
     spec: dict | None = None,
 ) -> None:
     """Start the missing workers of a fleet (a second `up` never starts duplicates)."""
@@ -96,6 +111,9 @@ def up(
     try:
         merged = merge_spec(store.load_spec(), given)
         fleet = open_fleet(merged, experiment, settings)
+        if dry_run:
+            print_plan(fleet, merged, out)
+            return
         store.save_spec(merged)
         started = fleet.up(merged.target)
         records = fleet.status()
@@ -106,6 +124,45 @@ def up(
     for label in started:
         err.print(f"started {label}", highlight=False)
     _print_status(merged, records, None)
+
+
+@fleet_app.command("canary")
+@model_options(
+    spec=ModelGroup(FleetSpec, exclude=frozenset({"experiment", "role", "target"}), panel="Fleet")
+)
+def canary(
+    exp: ExpOption,
+    role: Annotated[RoleChoice, typer.Option("--role", help="selfplay or evalaux.")],
+    timeout_s: Annotated[
+        float, typer.Option("--timeout-s", min=60, help="Give up (and destroy it) after this.")
+    ] = 1800.0,
+    poll_s: Annotated[
+        float, typer.Option("--poll-s", min=0.1, help="Seconds between looks at the canary.")
+    ] = 15.0,
+    spec: dict | None = None,
+) -> None:
+    """Rent one Vast worker, wait for its first heartbeat and its first shard on the hub,
+    destroy it, and print what it took and cost: the check to run before a fleet."""
+    settings, experiment = _open(exp)
+    store = fleet_store(settings, exp, role.value)
+    given = {"experiment": exp, "role": role.value, **(spec or {})}
+    worker = dict(given.get("worker") or {})
+    # The first shard comes one upload interval after the first batch: do not wait 8 minutes.
+    worker.setdefault("upload_interval_s", CANARY_UPLOAD_INTERVAL_S)
+    given["worker"] = worker
+    try:
+        merged = merge_spec(store.load_spec(), given)
+        if merged.provider != "vast":
+            raise FleetError("the canary rents a Vast machine: pass --provider vast")
+        fleet = open_fleet(merged, experiment, settings)
+    except ValidationError as exc:
+        raise fail(validation_message(exc)) from None
+    except (FleetError, HubError) as exc:
+        raise fail(exc) from None
+    report = run_canary(fleet, timeout_s, poll_s, progress=lambda line: err.print(line))
+    print_canary(report, out)
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 @fleet_app.command("status")
@@ -158,14 +215,18 @@ def health(
 def down(exp: ExpOption, role: RoleFilter = None) -> None:
     """Stop every worker of the experiment's fleets (and nothing else); targets become 0."""
     settings, experiment = _open(exp)
+    failures = []
     for spec in _specs(settings, exp, role):
         store = fleet_store(settings, exp, spec.role)
+        store.save_spec(spec.model_copy(update={"target": 0}))  # no health pass restarts it
         try:
             stopped = open_fleet(spec, experiment, settings).down()
-        except FleetError as exc:
-            raise fail(exc) from None
-        store.save_spec(spec.model_copy(update={"target": 0}))
+        except FleetError as exc:  # every fleet is tried; what still bills is named below
+            failures.append(str(exc))
+            continue
         out.print(f"{spec.prefix}: stopped {len(stopped)} worker(s)", highlight=False)
+    if failures:
+        raise fail(" | ".join(failures))
 
 
 def _print_status(spec: FleetSpec, records, memory) -> None:

@@ -32,7 +32,10 @@ Provider = Literal["local", "vast"]
 #   running     the process or instance runs
 #   exited      it stopped (cleanly or not): it will not produce again
 #   gone        the provider no longer knows it (process vanished, instance destroyed)
-ProviderState = Literal["booting", "running", "exited", "gone"]
+# booting: rented, not running yet; running; stuck: billing but unable to produce (frozen, host
+# unheard from); exited: ended (the disk may still bill until destroyed); gone: no such worker.
+ProviderState = Literal["booting", "running", "stuck", "exited", "gone"]
+LIVE_STATES: tuple[ProviderState, ...] = ("booting", "running", "stuck")  # rented and billing
 
 _LABEL = re.compile(
     r"^zeb-(?P<experiment>[A-Za-z0-9][A-Za-z0-9._-]*)-(?P<role>selfplay|evalaux)"
@@ -95,7 +98,12 @@ class VastSettings(_Strict):
     disk_gb: float = Field(
         24.0, gt=0, description="Disk rented per worker (GB); offers are priced at this size"
     )
-    image: str = Field("ghcr.io/zeb-ai/zeb-worker:latest", min_length=1)
+    image: str | None = Field(
+        None,
+        min_length=1,
+        description="Worker image, REGISTRY/NAME:TAG (build and push: infra/docker/publish.sh);"
+        " needed to rent",
+    )
     max_dph_per_worker: float = Field(0.40, gt=0, description="Most $/h for one worker")
     max_dph_fleet: float = Field(4.0, gt=0, description="Hard budget: most $/h for the fleet")
     interruptible: bool = Field(False, description="Rent interruptible (bid) instead of on demand")
@@ -168,6 +176,7 @@ class WorkerRecord:
     state: ProviderState
     started_at: datetime | None = None
     heartbeat: Heartbeat | None = None  # the newest heartbeat the fleet could read
+    log_read: bool = True  # False: the log could not be read this pass (heartbeat unknown)
     last_shard_at: datetime | None = None  # the newest shard on the hub from this worker id
     dph: float | None = None  # $/h where known (local: 0)
     machine: str | None = None  # the host (Vast machine id), for strikes and throughput
@@ -208,7 +217,7 @@ class CostSummary:
 
     @classmethod
     def of(cls, records: list[WorkerRecord]) -> CostSummary:
-        live = [r for r in records if r.state in ("booting", "running")]
+        live = [r for r in records if r.state in LIVE_STATES]
         dph = sum(r.dph or 0.0 for r in live)
         rate = sum(r.games_per_s for r in live if r.state == "running")
         per_1000 = dph / rate / 3.6 if rate > 0 else None
@@ -255,7 +264,7 @@ def free_indices(
     records: list[WorkerRecord], count: int, taken: set[int] = frozenset()
 ) -> list[int]:
     """The `count` lowest worker indices that no live worker of the fleet uses."""
-    used = {r.index for r in records if r.state in ("booting", "running")} | set(taken)
+    used = {r.index for r in records if r.state in LIVE_STATES} | set(taken)
     out, i = [], 0
     while len(out) < count:
         if i not in used:

@@ -6,10 +6,14 @@ provider's state, the worker's heartbeat and its newest shard on the hub:
     booting      the provider is still starting it (replaced after `boot_timeout_s`)
     setting_up   running, no first batch yet (replaced after `setup_timeout_s`)
     waiting      running and waiting for the hub (an outage, not the worker's fault)
+    stuck        billing but unable to produce (Vast: frozen, host unknown or offline); an
+                 error after `error_grace_s`
     error        exited, gone, or an error in its log while it never produced
     stalled      produced before, but nothing new for `stall_s` seconds
 Progress outranks the log: a worker whose heartbeat advances is ok whatever its log says. Stall
-time is measured in seconds on this side's clock, never in passes.
+time is measured in seconds on this side's clock, never in passes. A log that could not be read
+(Vast uploads it before its URL serves it) says nothing: a new worker is not replaced for "no
+first batch" on an unread log until twice `setup_timeout_s`.
 """
 
 from __future__ import annotations
@@ -18,10 +22,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from infra.fleet.base import WorkerRecord
+from infra.fleet.base import LIVE_STATES, WorkerRecord
 from infra.fleet.memory import FleetMemory, WorkerMemory
 
-Health = Literal["ok", "booting", "setting_up", "waiting", "error", "stalled"]
+Health = Literal["ok", "booting", "setting_up", "waiting", "stuck", "error", "stalled"]
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,7 @@ def observe(record: WorkerRecord, memory: FleetMemory, now: datetime) -> WorkerM
 def _other_worker(seen: WorkerMemory, record: WorkerRecord) -> bool:
     """A new worker under a known label (a replacement) starts a fresh memory."""
     batches = record.heartbeat.batches if record.heartbeat else 0
-    revived = record.state in ("booting", "running") and seen.state in ("exited", "gone")
+    revived = record.state in LIVE_STATES and seen.state in ("exited", "gone")
     recounted = record.state == "running" and batches < seen.batches
     return revived or recounted
 
@@ -75,6 +79,11 @@ def classify(
         if in_state > config.boot_timeout_s:
             return "error", f"stuck booting for {in_state:.0f}s"
         return "booting", record.detail[:200]
+    if record.state == "stuck":
+        why = f"{record.detail}: billing, not producing"[:200]
+        if in_state > config.error_grace_s:
+            return "error", f"{why} for {in_state:.0f}s"
+        return "stuck", why
     if seen.progress_at is not None or seen.batches > 0:
         idle = (now - (seen.progress_at or seen.first_seen_at)).total_seconds()
         if idle <= config.stall_s:
@@ -85,6 +94,10 @@ def classify(
         return "waiting", record.heartbeat.message[:200] if record.heartbeat else ""
     if record.error_lines and in_state > config.error_grace_s:
         return "error", record.error_lines[-1][:200]
+    if not record.log_read:
+        if in_state > 2 * config.setup_timeout_s:
+            return "error", f"no readable log and no shard after {in_state:.0f}s"
+        return "setting_up", "log not readable yet"
     if in_state > config.setup_timeout_s:
         return "error", f"no first batch after {in_state:.0f}s"
     return "setting_up", phase or "starting"

@@ -20,7 +20,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
-from infra.fleet.base import CostSummary, CreditError, Fleet, FleetError, WorkerRecord
+from infra.fleet.base import LIVE_STATES, CostSummary, CreditError, Fleet, FleetError, WorkerRecord
 from infra.fleet.classify import Health, HealthConfig, classify, observe
 from infra.fleet.memory import FleetMemory, FleetStore, TrialMemory, utcnow
 
@@ -187,11 +187,11 @@ def _classify_all(run: _Pass, records: list[WorkerRecord]) -> dict[int, Verdict]
 
 
 def _live(records: list[WorkerRecord], verdicts: dict[int, Verdict]) -> list[WorkerRecord]:
-    """Workers that still count: running or booting and not stopped by this pass."""
+    """Workers that still count: live (billing) and not stopped by this pass."""
     return [
         r
         for r in records
-        if r.state in ("booting", "running") and verdicts[id(r)].action not in ("stop", "replace")
+        if r.state in LIVE_STATES and verdicts[id(r)].action not in ("stop", "replace")
     ]
 
 

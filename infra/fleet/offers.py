@@ -76,11 +76,13 @@ class PricedOffer:
     bid: float | None  # $/h to bid for an interruptible rental; None: on demand
 
 
-def search_query(vast: VastSettings, gpu_name: str) -> dict[str, Any]:
-    """The search filters for one GPU model (the SDK adds verified, rentable and not rented)."""
+def search_query(vast: VastSettings) -> dict[str, Any]:
+    """The search filters for all the fleet's GPU models at once: Vast allows 10 searches a
+    minute (search_offers.yaml), so one search serves a whole pass. The SDK adds verified,
+    rentable and not rented."""
     price_field = "min_bid" if vast.interruptible else "dph_total"
     return {
-        "gpu_name": {"eq": gpu_name},
+        "gpu_name": {"in": list(vast.gpu_names)},
         "num_gpus": {"eq": 1},
         "reliability": {"gte": vast.min_reliability},
         "disk_space": {"gte": vast.disk_gb},

@@ -4,30 +4,31 @@ Each worker is one instance labelled `zeb-<EXP>-<role>-worker-vast-<i>`; the fle
 instance only when its label parses to this fleet's experiment, role and provider, so a fleet
 never touches another experiment's (or tool's) instances, whatever their labels start with.
 
-SDK calls and the requests they make (vastai 1.9):
+SDK calls and the requests they make (vastai 1.9), each paced by Vast's documented limits
+(`vast_pacing`):
 
     search_offers       POST   /api/v0/bundles/                 {filters, type, allocated_storage}
-    create_instance     PUT    /api/v0/asks/<offer>/            {image, disk, env, label, onstart}
+    create_instance     PUT    /api/v0/asks/<offer>/            {image, disk, env, label, runtype,
+                                                                 args, image_login}
     label_instance      PUT    /api/v0/instances/<id>/          {"label": ...}
-    show_instances_v1   GET    /api/v1/instances/?select_filters=&order_by=&limit=[&after_token=]
+    show_instances_v1   GET    /api/v1/instances/?select_filters=&order_by=&limit=25[&after_token=]
     destroy_instance    DELETE /api/v0/instances/<id>/
     logs                PUT    /api/v0/instances/request_logs/<id>/, then GET the result_url
     show_user           GET    /api/v0/users/current
 
-The SDK's own retry is off (one try per call) and its client's timeout is the settings' (20 s
-by default, not the SDK's 120 s); this module retries 429, 5xx and timeouts a bounded number of
-times, except a create, which is retried only on 429: a create that timed out may have rented,
-and its label makes it show up in the next status. Every failure becomes a one-line FleetError
-naming the call, never the key; an account without credit becomes a CreditError.
+One offer search serves a pass (all GPU models at once; Vast allows 10 a minute). A create
+refused with a 429 is sent again once Vast's penalty is over (a refused create rented nothing);
+a create that timed out is not, since it may have rented: its label makes it show up in the next
+status. `down` destroys until the listing shows none of the fleet's instances left, and names
+every one it could not destroy, with its $/h. The SDK's own retry is off and its client's
+timeout is the settings' (20 s by default, not the SDK's 120 s). Every failure becomes a
+one-line FleetError naming the call, never the key; an account without credit a CreditError.
 """
 
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from vastai import VastAI
 
@@ -36,35 +37,37 @@ from infra.fleet.base import (
     FleetError,
     FleetSpec,
     Offer,
-    WorkerLabel,
     WorkerRecord,
     free_indices,
 )
 from infra.fleet.hub_view import newest_shards
 from infra.fleet.memory import FleetStore
-from infra.fleet.offers import PricedOffer, rank_offers, search_query
-from infra.fleet.onstart import render_onstart
 from infra.fleet.vast_api import (
     CallPolicy,
     VastApi,
-    VastHttpError,
     VastInstance,
     first_line,
     make_client,
     utc,
 )
+from infra.fleet.vast_listing import list_instances, read_logs
+from infra.fleet.vast_pacing import Pacer, shared_pacer
+from infra.fleet.vast_renting import PlannedWorker, VastRenter
 from infra.hub.base import HubError
 from infra.settings import Settings
 from infra.worker.heartbeat import error_lines, heartbeat_from_log
 
 log = logging.getLogger("zeb.fleet")
 
-OFFERS_PER_GPU = 64  # search results per GPU model (cheapest first)
-INSTANCES_PAGE = 100  # instances per page of the listing
-MAX_PAGES = 50  # a runaway next_token cannot loop forever
-LOG_TAIL_LINES = 400  # heartbeat lines are frequent: the newest few hundred lines suffice
-LOG_THREADS = 8
-OFFER_TRIES = 5  # offers tried per worker when offers vanish (rented by someone else first)
+DOWN_ROUNDS = 3  # destroy, list again, destroy what is left: until nothing of the fleet bills
+
+
+class StillBilling(FleetError):
+    """`down` could not destroy every instance: they still cost money."""
+
+    def __init__(self, message: str, instances: list[VastInstance]) -> None:
+        super().__init__(message)
+        self.instances = instances
 
 
 class VastFleet:
@@ -80,6 +83,7 @@ class VastFleet:
         *,
         policy: CallPolicy | None = None,
         logs_budget_s: float | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         if spec.provider != "vast" or spec.vast is None:
             raise FleetError(f"fleet {spec.prefix} is not a Vast fleet (provider {spec.provider})")
@@ -87,13 +91,16 @@ class VastFleet:
         self.experiment, self.store, self.settings = experiment, store, settings
         # All instances' logs together get this long per status; late ones count as unknown.
         self.logs_budget_s = logs_budget_s or settings.vast_timeout_s
-        secrets = (settings.vast_api_key, settings.hf_token)
         self.sdk = client if client is not None else make_client(settings)
+        key = settings.vast_api_key.get_secret_value() if settings.vast_api_key else ""
+        secrets = (key, *(s.get_secret_value() for s in _other_secrets(settings)))
         self.api = VastApi(
             self.sdk,
             policy or CallPolicy(),
-            tuple(s.get_secret_value() for s in secrets if s and s.get_secret_value()),
+            tuple(s for s in secrets if s),
+            pacer or shared_pacer(settings.vast_url, key, settings.vast_pace_scale),
         )
+        self.renter = VastRenter(self.api, self.sdk, spec, settings, store)
 
     def __repr__(self) -> str:
         return f"VastFleet({self.spec.prefix}, target {self.spec.target})"
@@ -102,7 +109,8 @@ class VastFleet:
 
     def status(self) -> list[WorkerRecord]:
         owned = self._owned()
-        texts = self._logs([i.id for i in owned if i.state != "booting"])
+        ids = [i.id for i in owned if i.state in ("running", "exited") and i.id is not None]
+        texts = read_logs(self.api, self.sdk, ids, self.logs_budget_s)
         shards = self._newest_shards()
         records = [self._record(i, texts.get(i.id), shards) for i in owned]
         return sorted(records, key=lambda r: (r.label, r.provider_id))
@@ -112,22 +120,29 @@ class VastFleet:
         missing = n - sum(1 for i in owned if i.live)
         if missing <= 0:
             return []
-        budget = self._budget(owned)
-        candidates = self._priced_offers()
+        budget = self.renter.budget(owned)
+        candidates = self.renter.priced_offers()
         started = []
         for index in free_indices([self._record(i, None, {}) for i in owned], missing):
             label = str(self.spec.label(index))
-            if not self._rent(label, candidates, budget):
+            if not self.renter.rent(label, candidates, budget):
                 log.warning(
                     "vast: %s started %d of %d workers: %s",
                     self.spec.prefix,
                     len(started),
                     missing,
-                    self._no_offer_reason(budget, candidates),
+                    self.renter.no_offer_reason(budget, candidates),
                 )
                 break
             started.append(label)
         return started
+
+    def plan(self, n: int) -> list[PlannedWorker]:
+        """What `up(n)` would rent and send, renting nothing (`zeb fleet up --dry-run`)."""
+        owned = self._owned()
+        missing = max(n - sum(1 for i in owned if i.live), 0)
+        indices = free_indices([self._record(i, None, {}) for i in owned], missing)
+        return self.renter.plan(owned, [self.spec.label(i) for i in indices])
 
     def start(self, label: str) -> None:
         self._check_label(label)
@@ -135,223 +150,73 @@ class VastFleet:
 
     def stop(self, worker: WorkerRecord) -> None:
         self._check_label(worker.label)
-        self._destroy(worker.provider_id, worker.label)
+        self.renter.destroy(worker.provider_id, worker.label)
 
     def replace(self, label: str) -> None:
         self._check_label(label)
         owned = self._owned()
-        old = [i for i in owned if i.label == label]
+        old = [i for i in owned if i.label == label and not i.released]
         for instance in old:
-            self._destroy(str(instance.id), label)
+            self.renter.destroy(str(instance.id), label)
         gone = {i.id for i in old}
         self._start(label, [i for i in owned if i.id not in gone])
 
     def down(self) -> list[str]:
-        owned = self._owned()
-        stopped, failures = set(), []
-        for instance in owned:
-            try:
-                self._destroy(str(instance.id), instance.label or "")
-                stopped.add(instance.label or "")
-            except FleetError as exc:
-                failures.append(str(exc))
-        if failures:
-            raise FleetError(
-                f"{self.spec.prefix}: {len(failures)} of {len(owned)} instance(s) not destroyed; "
-                f"first: {failures[0]}"
-            )
+        """Destroy every instance of the fleet, listing again until none is left; raise
+        StillBilling naming each one that is left, with its $/h."""
+        stopped: set[str] = set()
+        failures: dict[int, str] = {}
+        for _ in range(DOWN_ROUNDS):
+            left = [i for i in self._owned() if not i.released]
+            if not left:
+                return sorted(stopped)
+            for instance in left:
+                try:
+                    self.renter.destroy(str(instance.id), instance.label or "")
+                    stopped.add(instance.label or "")
+                except FleetError as exc:
+                    failures[instance.id or 0] = str(exc)
+        left = [i for i in self._owned() if not i.released]
+        if left:
+            raise StillBilling(_still_billing(self.spec.prefix, left, failures), left)
         return sorted(stopped)
 
     def offers(self) -> list[Offer]:
-        return [p.offer for p in self._priced_offers()]
+        return [p.offer for p in self.renter.priced_offers()]
 
     def credit_ok(self) -> bool:
-        """True while the account has prepaid credit left (a cheap probe before renting)."""
+        """True while the account has prepaid credit left (a cheap probe before renting).
+
+        show_user.yaml documents `balance`; the SDK's own CLI shows `credit`: whichever the
+        answer carries."""
         user = self.api.call("show_user", self.sdk.show_user)
-        credit = user.get("credit") if isinstance(user, dict) else None
-        if not isinstance(credit, int | float):
-            raise FleetError("vast show_user: malformed answer (no credit field)")
+        found = [user.get(k) for k in ("credit", "balance")] if isinstance(user, dict) else []
+        credit = next((v for v in found if isinstance(v, int | float)), None)
+        if credit is None:
+            raise FleetError("vast show_user: malformed answer (no balance or credit)")
         return credit > 0
+
+    @property
+    def calls(self) -> dict[str, int]:
+        """Requests sent so far, per SDK call (what a command reports)."""
+        return dict(self.api.calls)
 
     # -- renting ---------------------------------------------------------------------------------
 
     def _start(self, label: str, owned: list[VastInstance]) -> None:
         if any(i.label == label and i.live for i in owned):
             raise FleetError(f"{label} is live already: replace or stop it instead")
-        budget = self._budget(owned)
-        candidates = self._priced_offers()
-        if not self._rent(label, candidates, budget):
-            raise FleetError(f"cannot start {label}: {self._no_offer_reason(budget, candidates)}")
-
-    def _budget(self, owned: list[VastInstance]) -> _Budget:
-        return _Budget(self.vast.max_dph_fleet - _live_dph(owned, self.vast.max_dph_per_worker))
-
-    def _no_offer_reason(self, budget: _Budget, candidates: list[PricedOffer]) -> str:
-        if not candidates:
-            return "no offer left that matches the GPUs, reliability, disk and $/h a worker"
-        return (
-            f"no offer fits the ${max(budget.left, 0):.3f}/h left of the fleet's "
-            f"${self.vast.max_dph_fleet:.2f}/h (at most ${self.vast.max_dph_per_worker:.2f}/h "
-            "a worker)"
-        )
-
-    def _rent(self, label: str, candidates: list[PricedOffer], budget: _Budget) -> bool:
-        """Rent the best offer within budget for `label` (offers used or gone leave the list)."""
-        for _ in range(OFFER_TRIES):
-            fitting = [c for c in candidates if c.offer.dph <= budget.left + 1e-9]
-            if not fitting:
-                return False
-            choice = fitting[0]
-            candidates.remove(choice)
-            try:
-                self._create(label, choice)
-            except VastHttpError as exc:
-                if exc.status not in (404, 410):  # only "this offer is gone" tries the next
-                    raise
-                log.info("vast: offer %s is gone (%s); trying the next", choice.offer.offer_id, exc)
-                continue
-            budget.left -= choice.offer.dph
-            return True
-        return False
-
-    def _create(self, label: str, priced: PricedOffer) -> None:
-        parsed = WorkerLabel.parse(label)
-        assert parsed is not None  # checked by the callers
-        command, env = render_onstart(self.spec, self.settings, parsed)
-        offer = priced.offer
-        answer = self.api.call(
-            "create_instance",
-            self.sdk.create_instance,
-            int(offer.offer_id),
-            image=self.vast.image,
-            disk=self.vast.disk_gb,
-            env=env,
-            label=label,
-            onstart_cmd=command,
-            # Launch mode "args": the image's entrypoint (onstart.sh) is the container's main
-            # process, so the worker's output is the log that `logs` returns. onstart is sent
-            # too, for a launch mode that replaces the entrypoint (ssh) and runs it instead.
-            runtype="args",
-            price=priced.bid,
-            # On demand: fail at once if the machine cannot start now (the next offer is tried)
-            # rather than hold a pending instance that counts against the budget and may never
-            # start; a bid instead waits its turn, as interruptible rentals do.
-            cancel_unavail=priced.bid is None,
-            idempotent=False,
-        )
-        instance_id = answer.get("new_contract") if isinstance(answer, dict) else None
-        if not isinstance(instance_id, int):
-            raise FleetError(f"vast create_instance for {label}: no instance id in the answer")
-        self._confirm_label(instance_id, label)
-        log.info(
-            "vast: started %s as instance %d on machine %s (%s, $%.3f/h, offer %s)",
-            label,
-            instance_id,
-            offer.machine,
-            offer.gpu,
-            offer.dph,
-            offer.offer_id,
-        )
-
-    def _confirm_label(self, instance_id: int, label: str) -> None:
-        """Set the label again: an unlabelled instance is invisible to every fleet (status,
-        down) and would bill until someone notices. A failure here is only logged: the create
-        carried the label too."""
-        try:
-            self.api.call("label_instance", self.sdk.label_instance, instance_id, label)
-        except FleetError as exc:
-            log.warning("vast: could not confirm the label of instance %d: %s", instance_id, exc)
-
-    def _destroy(self, instance_id: str, label: str) -> None:
-        try:
-            self.api.call("destroy_instance", self.sdk.destroy_instance, int(instance_id))
-        except VastHttpError as exc:
-            if exc.status != 404:
-                raise
-            log.info("vast: instance %s (%s) was gone already", instance_id, label)
-            return
-        except ValueError:
-            raise FleetError(f"{label}: {instance_id!r} is not a Vast instance id") from None
-        log.info("vast: destroyed instance %s (%s)", instance_id, label)
-
-    def _priced_offers(self) -> list[PricedOffer]:
-        rows: list[object] = []
-        for gpu in self.vast.gpu_names:
-            found = self.api.call(
-                "search_offers",
-                self.sdk.search_offers,
-                query=search_query(self.vast, gpu),
-                type="bid" if self.vast.interruptible else "on-demand",
-                order="dph_total",
-                limit=OFFERS_PER_GPU,
-                storage=self.vast.disk_gb,  # price the disk the fleet rents, not the SDK's 5 GB
-            )
-            if not isinstance(found, list):
-                raise FleetError("vast search_offers: malformed answer (no list of offers)")
-            rows.extend(found)
-        return rank_offers(rows, self.vast, self.store.load_memory())
+        budget = self.renter.budget(owned)
+        candidates = self.renter.priced_offers()
+        if not self.renter.rent(label, candidates, budget):
+            reason = self.renter.no_offer_reason(budget, candidates)
+            raise FleetError(f"cannot start {label}: {reason}")
 
     # -- observing -------------------------------------------------------------------------------
 
     def _owned(self) -> list[VastInstance]:
         """This fleet's instances, by exact label match."""
-        return [i for i in self._instances() if self.spec.owns(i.label)]
-
-    def _instances(self) -> list[VastInstance]:
-        params: dict[str, Any] = {
-            "select_filters": {},
-            "order_by": [{"col": "id", "dir": "asc"}],
-            "limit": INSTANCES_PAGE,
-        }
-        rows: list[object] = []
-        for _ in range(MAX_PAGES):
-            page = self.api.call("show_instances", self.sdk.show_instances_v1, dict(params))
-            batch = page.get("instances") if isinstance(page, dict) else None
-            if not isinstance(batch, list):
-                raise FleetError("vast show_instances: malformed answer (no list of instances)")
-            rows.extend(batch)
-            if not page.get("next_token"):
-                break
-            params["after_token"] = page["next_token"]
-        else:
-            log.warning("vast: over %d pages of instances; the rest are unseen", MAX_PAGES)
-        return [i for row in rows if (i := self._parse_instance(row)) is not None]
-
-    def _parse_instance(self, row: object) -> VastInstance | None:
-        # The log line never shows the row: it carries the instance's env, tokens included.
-        instance = VastInstance.model_validate(row) if isinstance(row, dict) else None
-        if instance is None or instance.id is None:
-            label = instance.label if instance and WorkerLabel.parse(instance.label) else "?"
-            log.warning("vast: skipping an instance without a usable id (label %s)", label)
-            return None
-        return instance
-
-    def _logs(self, ids: list[int]) -> dict[int, str]:
-        """Each instance's recent log, fetched together within `logs_budget_s`."""
-        if not ids:
-            return {}
-        pool = ThreadPoolExecutor(min(LOG_THREADS, len(ids)), thread_name_prefix="vast-logs")
-        futures = {
-            pool.submit(self.api.call, "logs", self.sdk.logs, i, tail=str(LOG_TAIL_LINES)): i
-            for i in ids
-        }
-        done, late = wait(futures, timeout=self.logs_budget_s)
-        pool.shutdown(wait=False, cancel_futures=True)  # late ones finish on their own
-        texts = {}
-        for future in done:
-            try:
-                text = future.result()
-            except FleetError as exc:
-                log.info("vast: no log of instance %d this pass: %s", futures[future], exc)
-                continue
-            texts[futures[future]] = text if isinstance(text, str) else ""
-        if late:
-            log.warning(
-                "vast: logs of %d instance(s) not back within %.1f s; heartbeats unknown this pass",
-                len(late),
-                self.logs_budget_s,
-            )
-        return texts
+        return [i for i in list_instances(self.api, self.sdk) if self.spec.owns(i.label)]
 
     def _newest_shards(self) -> dict[str, datetime]:
         try:
@@ -372,6 +237,7 @@ class VastFleet:
             state=instance.state,
             started_at=utc(instance.start_date),
             heartbeat=heartbeat_from_log(text) if text else None,
+            log_read=log_text is not None,
             last_shard_at=shards.get(label),
             dph=instance.dph_total,
             machine=str(instance.machine_id) if instance.machine_id is not None else None,
@@ -381,19 +247,25 @@ class VastFleet:
             error_lines=error_lines(text),
         )
 
-    # -- calls -----------------------------------------------------------------------------------
-
     def _check_label(self, label: str) -> None:
         if not self.spec.owns(label):
             raise FleetError(f"{label!r} is not a worker label of fleet {self.spec.prefix} on vast")
 
 
-@dataclass
-class _Budget:
-    left: float  # $/h the fleet may still add
+def _other_secrets(settings: Settings) -> list:
+    return [s for s in (settings.hf_token, settings.vast_image_login) if s is not None]
 
 
-def _live_dph(instances: list[VastInstance], unknown: float) -> float:
-    """$/h of the live instances; one whose price is unknown counts as `unknown` (a hard budget
-    must not read a missing price as free)."""
-    return sum(unknown if i.dph_total is None else i.dph_total for i in instances if i.live)
+def _still_billing(prefix: str, left: list[VastInstance], failures: dict[int, str]) -> str:
+    rows = []
+    for i in left:
+        price = f"${i.dph_total:.3f}/h" if i.dph_total is not None else "$?/h"
+        why = failures.get(i.id or 0, "still listed after destroy")
+        rows.append(f"instance {i.id} ({i.label}, {price}): {why}")
+    total = sum(i.dph_total or 0.0 for i in left)
+    return (
+        f"{prefix}: {len(left)} instance(s) NOT destroyed and still billing "
+        f"(${total:.3f}/h): "
+        + "; ".join(rows)
+        + ". Destroy them by hand: vastai destroy instance ID"
+    )

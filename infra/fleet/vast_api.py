@@ -1,10 +1,12 @@
-"""The Vast API as VastFleet uses it: the SDK client with a short timeout, bounded retries of
+"""The Vast API as VastFleet uses it: the SDK client with a short timeout, every call paced by
+Vast's documented limits (`vast_pacing`), 429s waited out as Vast asks, bounded retries of other
 transient failures, one-line errors that never show a secret, and the instance listing parsed
 leniently (one incomplete instance must not hide the others).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -16,25 +18,32 @@ import requests
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from vastai import VastAI
 
-from infra.fleet.base import CreditError, FleetError, ProviderState
+from infra.fleet.base import LIVE_STATES, CreditError, FleetError, ProviderState
+from infra.fleet.vast_pacing import Pacer
 from infra.settings import Settings
 
 T = TypeVar("T")
+log = logging.getLogger("zeb.fleet")
 # What Vast says when the account cannot pay: HTTP 400, "insufficient_credit: Your account lacks
 # credit; see the billing page." (matched loosely: the wording has changed over the years).
 LACKS_CREDIT = re.compile(r"insufficient[_ ](credit|balance)|lacks credit", re.IGNORECASE)
-# Vast's actual_status -> the normalized state; anything else reads as booting (the record's
-# detail shows what Vast said).
+# Vast's documented actual_status values (cli/reference/show-instances-v1.mdx in vast-ai/docs) ->
+# the fleet's state. "stuck" bills without producing: frozen keeps the GPU (and its charge), an
+# unknown or offline host has not been heard from. Anything undocumented reads as booting (the
+# record's detail shows what Vast said) and is bounded by the health pass's boot timeout.
 STATES: dict[str | None, ProviderState] = {
-    None: "booting",  # scheduling: not placed yet
-    "scheduling": "booting",
-    "created": "booting",
-    "loading": "booting",  # pulling the image
+    None: "booting",  # being provisioned
+    "loading": "booting",  # pulling the image, starting the container
+    "rebooting": "booting",  # restarting (transient)
     "running": "running",
-    "exited": "exited",
-    "stopped": "exited",
-    "offline": "exited",  # the host dropped off
+    "exited": "exited",  # the container's process ended
+    "stopped": "exited",  # halted: no GPU charge, the disk still bills
+    "frozen": "stuck",  # paused with memory kept: the GPU bills
+    "unknown": "stuck",  # no recent heartbeat from the host
+    "offline": "stuck",  # the host disconnected from Vast
 }
+# How many 429s in a row one call waits out before it gives up (each wait is what Vast asked).
+RATE_LIMIT_TRIES = 6
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,10 @@ class CallPolicy:
 
     def delay(self, attempt: int) -> float:
         return min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
+
+
+class LogNotReady(FleetError):
+    """Vast had not uploaded the instance's log when it was read: unknown, not empty."""
 
 
 class VastHttpError(FleetError):
@@ -70,6 +83,7 @@ class VastInstance(BaseModel):
     label: str | None = None
     actual_status: str | None = None
     intended_status: str | None = None
+    cur_state: str | None = None  # the machine contract: "unloaded" once destroyed
     status_msg: str | None = None
     start_date: float | None = None  # unix seconds
     dph_total: float | None = None
@@ -86,45 +100,72 @@ class VastInstance(BaseModel):
 
     @property
     def state(self) -> ProviderState:
+        if self.released:
+            return "gone"
         if self.intended_status == "stopped":  # stopped by Vast (credit, outbid) or by hand
             return "exited"
         return STATES.get(self.actual_status, "booting")
 
     @property
+    def released(self) -> bool:
+        """Destroyed: the contract is unloaded and bills no more (it may still be listed)."""
+        return self.cur_state == "unloaded"
+
+    @property
     def live(self) -> bool:
-        return self.state in ("booting", "running")
+        """Rented and billing (a stuck instance bills too)."""
+        return self.state in LIVE_STATES
 
 
 class VastApi:
-    """SDK calls with bounded retries; every failure a one-line FleetError without secrets."""
+    """SDK calls paced by Vast's limits, with bounded retries; every failure a one-line
+    FleetError without secrets."""
 
-    def __init__(self, sdk: VastAI, policy: CallPolicy, secrets: tuple[str, ...]) -> None:
+    def __init__(
+        self, sdk: VastAI, policy: CallPolicy, secrets: tuple[str, ...], pacer: Pacer
+    ) -> None:
         self.sdk = sdk
         self.policy = policy
+        self.pacer = pacer
         self._secrets = secrets
+        self.calls: dict[str, int] = {}  # requests sent per call name (for reports)
+        self.refusals = 0  # 429s seen
 
     def call(self, name: str, fn: Callable[..., T], *args, idempotent: bool = True, **kw) -> T:
-        """One SDK call with bounded retries; every failure a one-line FleetError."""
-        for attempt in range(1, self.policy.attempts + 1):
+        """One SDK call, paced; a 429 is waited out (a refused request did nothing, so even a
+        create is sent again), other transient failures retried boundedly."""
+        failures = refusals = 0
+        while True:
             try:
-                return fn(*args, **kw)
+                with self.pacer.slot(name):
+                    self.calls[name] = self.calls.get(name, 0) + 1
+                    return fn(*args, **kw)
             except requests.HTTPError as exc:
+                status = exc.response.status_code if exc.response is not None else 0
+                if status == 429 and refusals < RATE_LIMIT_TRIES:
+                    refusals += 1
+                    self._refused(name, exc.response)
+                    continue
                 error: FleetError = self._http_error(name, exc.response)
-                status = getattr(error, "status", 0)
-                retry = status == 429 or (idempotent and status >= 500)
+                retry = idempotent and status >= 500
             except (requests.Timeout, requests.ConnectionError) as exc:
                 timed_out = isinstance(exc, requests.Timeout)
                 what = "no answer in time" if timed_out else "connection failed"
                 error, retry = FleetError(f"vast {name}: {what}"), idempotent
-            except TimeoutError:  # `logs`: the log file never became ready
-                raise FleetError(f"vast {name}: result not ready in time") from None
+            except TimeoutError:  # `logs`: the log file was not uploaded in time
+                raise LogNotReady(f"vast {name}: the log is not uploaded yet") from None
             except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
                 # The SDK indexes and decodes answers as it gets them: a bad body lands here.
                 raise FleetError(f"vast {name}: malformed answer ({type(exc).__name__})") from None
-            if not retry or attempt == self.policy.attempts:
+            failures += 1
+            if not retry or failures >= self.policy.attempts:
                 raise error
-            time.sleep(self.policy.delay(attempt))
-        raise AssertionError("unreachable")
+            time.sleep(self.policy.delay(failures))
+
+    def _refused(self, name: str, response: requests.Response | None) -> None:
+        self.refusals += 1
+        wait = self.pacer.refused(name, response.text if response is not None else "")
+        log.info("vast %s: rate limited by Vast; waiting %.1fs as it asks", name, wait)
 
     def _http_error(self, name: str, response: requests.Response | None) -> FleetError:
         status = response.status_code if response is not None else 0

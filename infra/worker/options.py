@@ -1,6 +1,6 @@
 """A worker's options, declared once: the `zeb worker` command line is generated from them, a fleet
-spec carries the `WorkerSettings` its workers share, and LocalFleet and the Vast onstart script
-turn those settings back into a command line (`zeb_cli.model_options.model_args`)."""
+spec carries the `WorkerSettings` its workers share, and LocalFleet and a Vast instance's
+arguments turn those settings back into a command line (`infra.model_args.model_args`)."""
 
 from __future__ import annotations
 

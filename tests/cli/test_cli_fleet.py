@@ -1,25 +1,35 @@
-"""`zeb fleet up|status|health|down` against the fake Vast API and a fake Hugging Face hub, and the
+"""`zeb fleet up|status|health|down|canary` and `up --dry-run` against the fake Vast API (Vast's
+documented limits at 1/100, the client paced the same) and a fake Hugging Face hub, and the
 one-line errors a user can cause."""
 
 from __future__ import annotations
 
 import json
+import threading
+import time
+from datetime import UTC, datetime
 
 import pytest
 from typer.testing import CliRunner
 
+from infra.experiment import Experiment
 from tests.fakes.fake_vast_server import FakeVastServer
 from tests.infra.conftest import TOKEN
 from tests.infra.learner_helpers import seed_experiment
+from tests.infra.vast.vast_helpers import beat
 from zeb_cli.app import app
+from zeb_core.data.shards import SELFPLAY, shard_name
 
 VAST_KEY = "vastCliTestKeyDoNotPrint0123456789"
+IMAGE = "ghcr.io/zeb-test/zeb-worker:1"
+PACE = 0.01
 
 
 @pytest.fixture
 def vast_env(fake_hf, hf_hub, tmp_path, monkeypatch):
     seed_experiment(hf_hub, tmp_path)
-    with FakeVastServer(api_key=VAST_KEY) as vast:
+    with FakeVastServer(api_key=VAST_KEY, time_scale=PACE) as vast:
+        vast.register_image(IMAGE, entrypoint=["/opt/zeb/entrypoint.sh"], cmd=[])
         offers = ((11, "RTX 3090", 0.20), (12, "RTX 4090", 0.35), (13, "RTX 3090", 0.25))
         for machine, gpu, price in offers:
             vast.add_offer(machine, gpu, price)
@@ -34,6 +44,7 @@ def vast_env(fake_hf, hf_hub, tmp_path, monkeypatch):
             "VAST_API_KEY": VAST_KEY,
             "ZEB_VAST_URL": vast.url,
             "ZEB_VAST_TIMEOUT_S": "2",
+            "ZEB_VAST_PACE_SCALE": str(PACE),
         }
         for key, value in env.items():
             monkeypatch.setenv(key, value)
@@ -59,6 +70,8 @@ def test_the_fleet_commands_drive_vast(vast_env):
         "1.0",
         "--sims",
         "64",
+        "--image",
+        IMAGE,
     )
     assert up.exit_code == 0, up.output
     assert "started zeb-exp-selfplay-worker-vast-0" in up.output
@@ -70,7 +83,7 @@ def test_the_fleet_commands_drive_vast(vast_env):
     ]
     assert status["spec"]["worker"]["sims"] == 64 and status["cost"]["dph"] > 0
     created = [b for m, p, b in vast_env.bodies if m == "PUT" and p.startswith("/api/v0/asks/")]
-    assert all(dict(b["env"])["ZEB_WORKER_ARGS"] == "--sims 64" for b in created)
+    assert [(b["runtype"], b["args"]) for b in created] == [("args", ["--sims", "64"])] * 2
 
     first = status["workers"][0]["id"]
     vast_env.instances[int(first)]["actual_status"] = "exited"
@@ -86,13 +99,57 @@ def test_the_fleet_commands_drive_vast(vast_env):
     assert labels == ["zeb-exp-2-selfplay-worker-vast-0"]  # only the other experiment's is left
     for result in (up, health, down):
         assert VAST_KEY not in result.output and TOKEN not in result.output
+    assert vast_env.violations == [] and vast_env.rate_limited == []
+
+
+def test_up_dry_run_shows_offers_and_the_request_and_rents_nothing(vast_env, tmp_path):
+    dry = zeb(
+        *("up", "--exp", "exp", "--role", "selfplay", "-n", "2", "--provider", "vast"),
+        *("--image", IMAGE, "--dry-run"),
+    )
+    assert dry.exit_code == 0, dry.output
+    assert "would rent 2" in dry.output and "$/1000 games" in dry.output
+    assert '"runtype": "args"' in dry.output and '"HF_TOKEN": "***"' in dry.output
+    assert TOKEN not in dry.output and VAST_KEY not in dry.output
+    assert vast_env.count("PUT", "/asks/") == 0
+    assert not (tmp_path / "home" / "experiments" / "exp" / "fleets" / "selfplay").exists()
+
+
+def test_canary_rents_one_waits_for_its_beat_and_shard_and_destroys_it(vast_env, hf_hub):
+    label = "zeb-exp-selfplay-worker-vast-999999"
+    stop = threading.Event()
+
+    def worker() -> None:  # what the image would do once Vast runs it
+        while not stop.is_set() and not vast_env.by_label(label):
+            time.sleep(0.05)
+        if stop.is_set():
+            return
+        vast_env.set_logs(vast_env.by_label(label)[0]["id"], beat(label, 1, 1.5))
+        time.sleep(0.3)
+        shard = shard_name(label, datetime.now(UTC), 0)
+        Experiment(hf_hub, "exp").upload_examples(SELFPLAY, {shard: b"x"})
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    try:
+        result = zeb(
+            *("canary", "--exp", "exp", "--role", "selfplay", "--provider", "vast"),
+            *("--image", IMAGE, "--poll-s", "0.2"),
+        )
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert result.exit_code == 0, result.output
+    assert "heartbeat after" in result.output and "shard after" in result.output
+    assert f"destroyed {label}" in result.output and "cost about $" in result.output
+    assert vast_env.by_label(label) == [] and vast_env.count("PUT", "/asks/") == 1
+    created = vast_env.last_body("PUT", "/asks/")
+    assert "--upload-interval-s" in created["args"]  # a first shard within a minute
 
 
 def test_a_dry_run_changes_nothing(vast_env):
-    assert (
-        zeb("up", "--exp", "exp", "--role", "selfplay", "-n", "1", "--provider", "vast").exit_code
-        == 0
-    )
+    up = ("up", "--exp", "exp", "--role", "selfplay", "-n", "1", "--provider", "vast")
+    assert zeb(*up, "--image", IMAGE).exit_code == 0
     before = dict(vast_env.instances)
     (instance,) = [i for i in before.values() if i["label"].startswith("zeb-exp-selfplay")]
     instance["actual_status"] = "exited"

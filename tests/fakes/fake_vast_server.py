@@ -1,38 +1,50 @@
-"""A small Vast.ai API on 127.0.0.1 that speaks the wire protocol the `vastai` SDK (1.9) uses.
+"""A small Vast.ai API on 127.0.0.1 that follows Vast's documentation, for the `vastai` SDK.
 
-Endpoints (read from vastai/api/*.py):
-    POST   /api/v0/bundles/                      search: JSON filters, type, order, limit,
-                                                 allocated_storage -> {"offers": [...]}
-    PUT    /api/v0/asks/{offer}/                 create -> {"success": true, "new_contract": id}
-    GET    /api/v1/instances/                    ?select_filters&order_by&limit[&after_token]
-                                                 -> {"instances", "next_token", "total_instances"}
-    PUT    /api/v0/instances/{id}/               {"label": ...} or {"state": ...}
+Endpoints (fake_vast_rules.ENDPOINTS, each from its file in api-reference/openapi/yaml/):
+    POST   /api/v0/bundles/                      search -> {"offers": [...]}
+    PUT    /api/v0/asks/{id}/                    create -> {"success": true, "new_contract": id}
+    GET    /api/v1/instances/                    ?limit&after_token&order_by&select_filters
+                                                 &select_cols -> keyset pages of at most 25
+    PUT    /api/v0/instances/{id}/               {"label": ...} and/or {"state": ...}
     DELETE /api/v0/instances/{id}/               destroy
-    PUT    /api/v0/instances/request_logs/{id}/  -> {"success", "result_url"} (served here too)
-    GET    /api/v0/users/current                 the account (the SDK drops its api_key)
+    PUT    /api/v0/instances/request_logs/{id}   -> {"success", "result_url"}; the URL answers
+                                                 404 until the log is "uploaded", then the text
+    GET    /api/v0/users/current/                id, key_id, email, balance, ssh_key, sid
 
-What each call means lives in `FakeVastMarket` (tests/fakes/fake_vast_market.py), which this
-server is; here are the socket, the routing, the API key check, the faults as they reach the wire
-and the pre-signed log URLs (no key needed).
+Per request, in this order: recorded; an injected fault; the route (an undocumented one is a
+404); the key (Bearer header or `api_key` query, yaml/destroy_instance.yaml); the rate limit of
+the endpoint and method for that key (429, plain text, no Retry-After); then the call
+(fake_vast_calls.py). A refused request is answered as Vast would and, but for faults, recorded
+in `violations` with its rule's source; a rate-limit trip also in `rate_limited`.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from tests.fakes.fake_vast_market import FakeVastMarket, Fault
+from tests.fakes.fake_vast_rules import RATE_DOC, Endpoint, find_endpoint, too_frequent
 from tests.fakes.http_base import MethodHandler
+
+Answer = tuple[int, object]
 
 
 class FakeVastServer(FakeVastMarket):
     """`with FakeVastServer(api_key="k") as vast:`; point the SDK at `vast.url`."""
 
-    def __init__(self, api_key: str, page_size: int = 100, new_status: str = "running") -> None:
-        super().__init__(api_key, page_size=page_size, new_status=new_status)
+    def __init__(
+        self,
+        api_key: str,
+        page_size: int = 25,
+        new_status: str | None = "running",
+        time_scale: float = 1.0,
+        log_upload_s: float = 0.5,
+    ) -> None:
+        super().__init__(api_key, page_size, new_status, time_scale, log_upload_s)
         self._closing = threading.Event()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = False
@@ -56,6 +68,29 @@ class FakeVastServer(FakeVastMarket):
         """Hold a hanging request; closing the server lets it go at once."""
         self._closing.wait(seconds)
 
+    def answer(self, endpoint: Endpoint, item: int | None, query: dict, body: object) -> Answer:
+        """The documented call, once the key and the rate limit let the request through."""
+        if endpoint.method != "GET" and not isinstance(body, dict):
+            where = f"{endpoint.method} {endpoint.template}"
+            self.violate(where, "the body is not a JSON object", "yaml/search_offers.yaml 400")
+            return 400, {"error": "invalid_request", "msg": "Invalid json body"}
+        calls = {
+            "search_offers": lambda: self.search(body),
+            "create_instance": lambda: self.create(item, body),
+            "show_instances": lambda: self.list_instances(query),
+            "manage_instance": lambda: self.update(item, body),
+            "destroy_instance": lambda: self.destroy(item),
+            "logs": lambda: self.request_logs(item, body),
+            "show_user": lambda: self.user(),
+        }
+        return calls[endpoint.name]()
+
+    def trip(self, endpoint: Endpoint, source: str) -> None:
+        where = f"{endpoint.method} {endpoint.template}"
+        with self.lock:
+            self.rate_limited.append((time.monotonic(), where))
+        self.violate(where, "rate limited", f"{source}; {RATE_DOC}")
+
 
 def _handler_for(server: FakeVastServer) -> type[BaseHTTPRequestHandler]:
     class Handler(_Handler):
@@ -69,44 +104,53 @@ class _Handler(MethodHandler):
 
     def _serve(self, method: str) -> None:
         split = urlsplit(self.path)
+        query = parse_qs(split.query)
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         try:
             body = json.loads(raw) if raw else {}
         except ValueError:
-            return self._json(400, {"success": False, "error": "bad_json", "msg": "bad body"})
+            body = None
         self.vast.record(method, split.path, body)
         fault = self.vast.take_fault(method, split.path)
         if fault is not None:
             return self._inject(fault)
-        if split.path.startswith("/logs/"):  # a pre-signed URL: no key needed
+        if method == "GET" and split.path.startswith("/logs/"):  # a pre-signed URL: no key
             return self._log_file(split.path)
-        if self.headers.get("Authorization", "") != f"Bearer {self.vast.api_key}":
-            msg = "Invalid api key"
-            return self._json(401, {"success": False, "error": "auth_error", "msg": msg})
-        status, payload = self._route(method, split.path, parse_qs(split.query), body)
+        found = find_endpoint(method, split.path)
+        if found is None:
+            source = "no such path and method in api-reference/openapi/yaml/"
+            self.vast.violate(f"{method} {split.path}", "undocumented endpoint", source)
+            msg = f"no route {method} {split.path}"
+            return self._json(404, {"success": False, "error": "not_found", "msg": msg})
+        endpoint, item = found
+        key = self._key(query)
+        if key != self.vast.api_key:
+            return self._unauthorized(endpoint)
+        # docs: RATE_DOC: the identity is the bearer token, session user, api_key and client IP;
+        # here every client is 127.0.0.1 without a session, so the key is the identity
+        limit = self.vast.limiter.admit(key, method, endpoint.template, time.monotonic())
+        if limit is not None:
+            self.vast.trip(endpoint, limit.source)
+            return self._send(429, too_frequent(limit).encode(), "text/plain")
+        status, payload = self.vast.answer(endpoint, item, query, body)
         self._json(status, payload)
 
-    def _route(self, method: str, path: str, query: dict, body: dict) -> tuple[int, object]:
-        vast = self.vast
-        if method == "POST" and path == "/api/v0/bundles/":
-            return vast.search(body)
-        if method == "GET" and path == "/api/v1/instances/":
-            return vast.list_instances(query)
-        if method == "GET" and path == "/api/v0/users/current":
-            return vast.user()
-        if match := re.fullmatch(r"/api/v0/asks/(\d+)/", path):
-            if method == "PUT":
-                return vast.create(int(match[1]), body)
-        if match := re.fullmatch(r"/api/v0/instances/request_logs/(\d+)/", path):
-            if method == "PUT":
-                return vast.request_logs(int(match[1]), body)
-        if match := re.fullmatch(r"/api/v0/instances/(\d+)/", path):
-            if method == "PUT":
-                return vast.update(int(match[1]), body)
-            if method == "DELETE":
-                return vast.destroy(int(match[1]))
-        return 404, {"success": False, "error": "not_found", "msg": f"no route {method} {path}"}
+    def _key(self, query: dict[str, list[str]]) -> str | None:
+        header = self.headers.get("Authorization", "")
+        if header.startswith("Bearer "):
+            return header.removeprefix("Bearer ")
+        return query.get("api_key", [None])[0]
+
+    def _unauthorized(self, endpoint: Endpoint) -> None:
+        where = f"{endpoint.method} {endpoint.template}"
+        if endpoint.name == "search_offers":  # search_offers.yaml answers a bad key with a 404
+            self.vast.violate(where, "missing or wrong API key", "yaml/search_offers.yaml 404")
+            return self._json(404, {"error": "auth_error", "msg": "Invalid user key"})
+        self.vast.violate(
+            where, "missing or wrong API key", f"yaml/{endpoint.name}.yaml security, 401"
+        )
+        self._json(401, {"success": False, "error": "auth_error", "msg": "Invalid api key"})
 
     def _inject(self, fault: Fault) -> None:
         if fault.kind == "hang":
@@ -123,7 +167,7 @@ class _Handler(MethodHandler):
 
     def _log_file(self, path: str) -> None:
         text = self.vast.log_file(path.removeprefix("/logs/").removesuffix(".log"))
-        if text is None:
+        if text is None:  # S3's answer for an object not (yet) uploaded
             return self._send(404, b"<Error><Code>NoSuchKey</Code></Error>", "application/xml")
         self._send(200, text.encode(), "text/plain")
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from infra.fleet.base import (
+    LIVE_STATES,
     CreditError,
     FleetError,
     FleetSpec,
@@ -53,7 +54,7 @@ class FakeFleet:
 
     def up(self, n: int) -> list[str]:
         self.calls.append(("up", n))
-        live = [r for r in self.records if r.state in ("booting", "running")]
+        live = [r for r in self.records if r.state in LIVE_STATES]
         labels = [str(self.spec.label(i)) for i in free_indices(live, max(n - len(live), 0))]
         for label in labels:
             self._create(label)

@@ -100,6 +100,30 @@ def test_stuck_booting_and_stuck_setting_up_are_replaced(store):
     assert ("replace", setup.label) in f.actions()
 
 
+def test_a_stuck_instance_bills_without_producing_and_is_replaced_after_a_grace(store):
+    f = fleet(target=1)
+    w = f.add(0, state="stuck", detail="frozen")
+    report = run(f, store, 0)
+    assert report.verdicts[0].health == "stuck" and "billing, not producing" in (
+        report.verdicts[0].reason
+    )
+    assert f.actions() == []
+    report = run(f, store, 121)
+    assert report.verdicts[0].health == "error" and ("replace", w.label) in f.actions()
+
+
+def test_an_unread_log_is_not_held_against_a_new_worker(store):
+    """Vast uploads a log before its URL serves it: an unread log is no "no first batch"."""
+    f = fleet(target=1)
+    w = f.add(0, log_read=False)
+    run(f, store, 0)
+    report = run(f, store, 901)  # a read log without a batch is replaced by now
+    assert report.verdicts[0].health == "setting_up" and f.actions() == []
+    assert report.verdicts[0].reason == "log not readable yet"
+    run(f, store, 1801)
+    assert ("replace", w.label) in f.actions()
+
+
 def test_waiting_for_the_hub_is_not_replaced(store):
     f = fleet(target=1)
     f.add(0, heartbeat=beat("w", 0, phase="waiting", message="hub unavailable"))

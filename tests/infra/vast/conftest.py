@@ -14,12 +14,13 @@ from infra.fleet.memory import FleetPaths, FleetStore
 from infra.fleet.vast import VastFleet
 from infra.settings import Settings
 from tests.fakes.fake_vast_server import FakeVastServer
-from tests.infra.vast.vast_helpers import FAST, HF_TOKEN, MARKET, VAST_KEY
+from tests.infra.vast.vast_helpers import ENTRYPOINT, FAST, HF_TOKEN, MARKET, PACE, VAST_KEY
 
 
 @pytest.fixture
 def vast():
-    with FakeVastServer(api_key=VAST_KEY) as server:
+    with FakeVastServer(api_key=VAST_KEY, time_scale=PACE) as server:
+        server.register_image(MARKET.image, entrypoint=[ENTRYPOINT], cmd=[])
         yield server
 
 
@@ -34,17 +35,21 @@ def settings(vast: FakeVastServer, tmp_path: Path) -> Settings:
         vast_api_key=VAST_KEY,
         vast_url=vast.url,
         vast_timeout_s=1.0,
+        vast_pace_scale=PACE,
     )
 
 
 @pytest.fixture
 def make_fleet(settings: Settings, local_hub):
-    def make(experiment="a", role="selfplay", settings=settings, **vast_changes) -> VastFleet:
+    def make(
+        experiment="a", role="selfplay", settings=settings, worker=None, target=2, **vast_changes
+    ) -> VastFleet:
         spec = FleetSpec(
             experiment=experiment,
             role=role,
             provider="vast",
-            target=2,
+            target=target,
+            worker=worker or {},
             vast=MARKET.model_copy(update=vast_changes),
         )
         store = FleetStore(FleetPaths(settings.home, experiment, role))

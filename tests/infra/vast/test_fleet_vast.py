@@ -11,8 +11,7 @@ import pytest
 
 from infra.experiment import Experiment
 from infra.fleet.base import FleetError, WorkerRecord
-from infra.fleet.onstart import ONSTART_COMMAND
-from tests.infra.vast.vast_helpers import HF_TOKEN, MARKET, VAST_KEY, beat, market, ours
+from tests.infra.vast.vast_helpers import ENTRYPOINT, HF_TOKEN, MARKET, VAST_KEY, beat, market, ours
 from zeb_core.data.shards import SELFPLAY, shard_name
 
 # -- up, status, stop, replace, down ----------------------------------------------------------
@@ -35,16 +34,21 @@ def test_up_numbers_into_free_indices_and_a_second_up_is_a_no_op(vast, fleet):
     assert vast.count("PUT", r"^/api/v0/asks/") == creates
 
 
-def test_a_worker_is_created_from_the_image_with_the_onstart_command_and_env(vast, fleet):
+def test_a_worker_starts_from_the_image_entrypoint_with_its_options_and_env(vast, make_fleet):
     market(vast)
+    fleet = make_fleet(worker={"sims": 32, "device": "cuda"})
     [label] = fleet.up(1)
     [row] = vast.by_label(label)
-    env = dict(row["extra_env"])
+    env = vast.env_of(row["id"])
     assert row["image_uuid"] == MARKET.image and row["disk_space"] == MARKET.disk_gb
-    assert row["onstart"] == ONSTART_COMMAND and row["runtype"] == "args"
+    # Launch mode "args": the image's ENTRYPOINT runs, with the worker's options as arguments.
+    launch = vast.launches[row["id"]]
+    assert launch.argv == [ENTRYPOINT, "--sims", "32", "--device", "cuda"]
+    assert not launch.onstart
     assert (env["ZEB_WORKER_LABEL"], env["ZEB_EXP"], env["HF_TOKEN"]) == (label, "a", HF_TOKEN)
-    assert VAST_KEY not in str(row)
+    assert VAST_KEY not in str(row) and VAST_KEY not in str(env)
     assert vast.last_body("PUT", r"^/api/v0/instances/\d+/$") == {"label": label}  # confirmed
+    assert vast.violations == []
 
 
 def test_status_sees_only_this_fleet_by_exact_label(vast, make_fleet):
@@ -82,16 +86,18 @@ def test_status_reports_state_heartbeat_errors_and_newest_shard(vast, fleet, loc
     assert record.last_shard_at == shard_at and record.started_at is not None
 
 
-def test_provider_states_are_normalized(vast, fleet):
+def test_every_documented_state_is_mapped(vast, fleet):
+    # cli/reference/show-instances-v1.mdx (vast-ai/docs): actual_status and what it means
     expected = {
+        None: "booting",  # being provisioned
         "loading": "booting",
-        "created": "booting",
-        "scheduling": "booting",
-        None: "booting",
+        "rebooting": "booting",
         "running": "running",
-        "exited": "exited",
         "stopped": "exited",
-        "offline": "exited",
+        "exited": "exited",
+        "frozen": "stuck",  # paused: the GPU bills, nothing is produced
+        "unknown": "stuck",
+        "offline": "stuck",
     }
     ids = {vast.add_instance(ours(i), status=s): s for i, s in enumerate(expected)}
     outbid = vast.add_instance(ours(20), status="running", intended_status="stopped")
@@ -108,7 +114,6 @@ def test_an_instance_stuck_loading_is_booting_and_its_log_is_not_asked_for(vast,
 
 
 def test_malformed_instances_are_skipped_or_degraded_never_fatal(vast, fleet, caplog):
-    vast.page_size = 2  # and the listing comes in pages
     vast.add_raw_instance({"label": ours(5), "actual_status": "running", "extra_env": [["K", "v"]]})
     vast.add_raw_instance("not an instance")
     vast.add_raw_instance({"id": "seven", "label": ours(6)})
@@ -148,6 +153,6 @@ def test_replace_destroys_the_instance_and_rents_again_under_the_label(vast, fle
     [old] = vast.by_label(label)
     fleet.replace(label)
     [new] = vast.by_label(label)
-    assert new["id"] != old["id"] and dict(new["extra_env"])["ZEB_WORKER_LABEL"] == label
+    assert new["id"] != old["id"] and vast.env_of(new["id"])["ZEB_WORKER_LABEL"] == label
     with pytest.raises(FleetError, match="live already"):
         fleet.start(label)

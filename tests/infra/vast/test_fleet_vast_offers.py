@@ -28,6 +28,16 @@ def test_offers_rank_by_expected_cost_per_game(vast, fleet):
     assert offers[0].expected_games_per_s == 3.0 and offers[2].expected_games_per_s == 0.5
 
 
+def test_one_search_serves_every_gpu_model_and_a_whole_pass(vast, fleet):
+    market(vast)
+    assert fleet.up(2) == [ours(0), ours(1)]
+    fleet.start(ours(5))
+    assert vast.count("POST", "bundles") == 1  # Vast allows 10 searches a minute
+    assert vast.last_body("POST", "bundles")["gpu_name"] == {"in": list(fleet.vast.gpu_names)}
+    rented = {r["machine_id"] for r in vast.by_label(ours(0)) + vast.by_label(ours(1))}
+    assert len(rented) == 2 and vast.by_label(ours(5))[0]["machine_id"] not in rented
+
+
 def test_blacklisted_machines_are_never_offered_or_rented(vast, fleet):
     ids = market(vast)
     fleet.store.save_memory(FleetMemory(machine_strikes={"11": 3, "12": 2}))
@@ -121,6 +131,8 @@ def test_lack_of_credit_is_a_credit_error(vast, fleet):
     with pytest.raises(CreditError, match="lacks credit") as err:
         fleet.up(2)
     assert "\n" not in str(err.value) and vast.labels() == []
+    assert not fleet.credit_ok()  # show_user's documented balance
+    vast.lacks_credit = False
     assert fleet.credit_ok()
     vast.credit = 0.0
     assert not fleet.credit_ok()

@@ -14,6 +14,9 @@ from tests.fakes.fake_vast_server import FakeVastServer
 VAST_KEY = "vastKeyZebTestDoNotPrint0123456789abcdef"
 HF_TOKEN = "hf_vastFleetTestTokenDoNotPrint987654"
 FAST = CallPolicy(attempts=2, backoff_s=0.01, max_backoff_s=0.05)
+# Vast's documented limits at 1/100: the fake enforces them scaled, the client paces scaled.
+PACE = 0.01
+ENTRYPOINT = "/opt/zeb/entrypoint.sh"  # the worker image's ENTRYPOINT (infra/docker/Dockerfile)
 MARKET = VastSettings(
     gpu_names=["RTX 3090", "RTX 4090", "RTX 3080"],
     disk_gb=24.0,
