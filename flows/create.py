@@ -72,7 +72,11 @@ def start_lineage(experiment: Experiment) -> str | None:
     """Draw the experiment's W&B run id and store it in the state (the learner resumes it)."""
     config = settings()
     tracker = open_run(
-        experiment, mode=config.wandb_mode, project=config.wandb_project, job_type="create"
+        experiment,
+        mode=config.wandb_mode,
+        project=config.wandb_project,
+        job_type="create",
+        wandb_dir=config.home,
     )
     tracker.finish()
     return experiment.read_state().wandb_run_id

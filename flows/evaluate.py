@@ -23,9 +23,9 @@ from pydantic import Field
 
 from flows.common import artifact_key, io_task, open_experiment, settings, step_task
 from infra.ladder_store import (
-    DEFAULT_CACHE_DIR,
     LadderSetup,
     PlayerPool,
+    ladder_cache_root,
     log_ratings,
     open_ladder,
     play_missing,
@@ -69,7 +69,11 @@ def log_to_wandb(exp: str, ladder: Ladder, added: list[str]) -> None:
     config = settings()
     experiment = open_experiment(exp)
     tracker = open_run(
-        experiment, mode=config.wandb_mode, project=config.wandb_project, job_type="evaluate"
+        experiment,
+        mode=config.wandb_mode,
+        project=config.wandb_project,
+        job_type="evaluate",
+        wandb_dir=config.home,
     )
     try:
         log_ratings(tracker, ladder, added, experiment.read_state().cycle)
@@ -94,7 +98,8 @@ def evaluate_experiment(
     """Rate the experiment's newest checkpoint on the ladder and show the ratings."""
     experiment = open_experiment(exp)
     reference = reference_dir or settings().reference_dir
-    setup = LadderSetup(experiment, ladder, DEFAULT_CACHE_DIR, reference, device=device)
+    cache = ladder_cache_root(settings().home)
+    setup = LadderSetup(experiment, ladder, cache, reference, device=device)
     with concurrency(ladder_limit(exp), occupy=1, strict=True):
         current, added = open_and_take(setup, revision)
         current, _, skipped = play_missing(setup, current, play=play_match_task)

@@ -83,7 +83,7 @@ def learn_experiment(
     start_cycle = current_cycle(exp)
     limit = learner_limit(exp)
     cancel_older_runs(exp)
-    options = LearnerOptions.of(exp, learner)
+    options = LearnerOptions.of(exp, learner).in_home(settings().home)
     with concurrency(limit, occupy=1, timeout_seconds=takeover_timeout_s, strict=True):
         record_run(exp, options.cache_folder() / "status.json")
         controls = write_stage_controls(exp, stage)

@@ -15,7 +15,7 @@ from flows.takeover import learner_status_path
 from infra.fleet import fleet_store, open_fleet, stored_specs
 from infra.fleet.health import health_pass
 from infra.fleet.memory import utcnow
-from infra.learner.options import DEFAULT_CACHE_DIR
+from infra.learner.options import learner_cache_root
 from infra.learner.supervisor import read_status
 from infra.verify import Check, Evidence, gather_sources, run_checks
 
@@ -38,7 +38,7 @@ def gather(exp: str, recent_s: float) -> Evidence:
             continue  # a fleet that was brought down on purpose
         store = fleet_store(config, exp, spec.role)
         reports.append(health_pass(open_fleet(spec, experiment, config), store, dry_run=True))
-    status_path = learner_status_path(exp) or DEFAULT_CACHE_DIR.expanduser() / exp / "status.json"
+    status_path = learner_status_path(exp) or learner_cache_root(config.home) / exp / "status.json"
     return Evidence(
         state=experiment.read_state(),
         sources=gather_sources(experiment),

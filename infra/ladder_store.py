@@ -6,7 +6,7 @@ It then lives wherever the experiment lives (local folder or Hugging Face), any 
 or extend it, and a reader sees a whole file or the previous one. A save first merges the copy
 on the hub (results are immutable and keyed, so a concurrent update loses nothing) and refits.
 
-Local cache (`~/.cache/zeb/ladder/EXP/`): `ladder.json`, the results journal, rewritten
+Local cache (`$ZEB_HOME/cache/ladder/EXP/`): `ladder.json`, the results journal, rewritten
 atomically after every match, so a killed update replays nothing it finished; and
 `checkpoints/c<cycle>-<sha>.pt`, the bytes of every rated checkpoint. LocalHub keeps a pinned
 revision for only 64 later commits, so a checkpoint rated today must still be playable against
@@ -55,8 +55,12 @@ from zeb_core.evaluation.player_specs import build_player
 from zeb_core.game.players import Player
 
 log = logging.getLogger("zeb.ladder")
-DEFAULT_CACHE_DIR = Path("~/.cache/zeb/ladder")
 Progress = Callable[[str], None]
+
+
+def ladder_cache_root(home: Path) -> Path:
+    """The default parent of every experiment's ladder cache: inside zeb's home folder."""
+    return home / "cache" / "ladder"
 
 
 class CheckpointUnavailable(LadderError):
@@ -69,7 +73,7 @@ class LadderSetup:
 
     experiment: Experiment
     config: LadderConfig = LadderConfig()
-    cache_dir: Path = DEFAULT_CACHE_DIR  # parent of the per-experiment cache
+    cache_dir: Path = Path(".zeb/cache/ladder")  # parent of the per-experiment cache
     reference_dir: Path | None = None  # holds the anchors' reference checkpoints
     anchors: list[LadderPlayer] = field(default_factory=default_anchors)  # for a new ladder
     device: str = "cpu"

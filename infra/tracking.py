@@ -4,9 +4,9 @@ The first run of an experiment draws a run id and stores it (with the project) i
 every later run of that experiment, in any process or machine, resumes the same run
 (`resume="allow"`) and logs at `step = learner cycle`. A new lineage therefore needs a new EXP.
 
-Modes: `online`, `offline` (the default without an API key: runs are written under `WANDB_DIR` and
-can be uploaded later with `wandb sync`, keeping the same id) and `disabled` (nothing is written and
-no id is drawn, so a later online run still starts the lineage).
+Modes: `online`, `offline` (the default without an API key: runs are written under `WANDB_DIR`,
+else zeb's home folder, and can be uploaded later with `wandb sync`, keeping the same id) and
+`disabled` (nothing is written and no id is drawn, so a later online run still starts the lineage).
 """
 
 from __future__ import annotations
@@ -138,7 +138,8 @@ def open_run(
         mode=mode,
         job_type=job_type,
         config=run_config,
-        dir=str(wandb_dir) if wandb_dir else None,
+        # WANDB_DIR, when the user set it, wins over zeb's default (its home folder)
+        dir=os.environ.get("WANDB_DIR") or (str(wandb_dir) if wandb_dir else None),
         # The config is re-sent on every resume; later values (a changed flag) overwrite earlier.
         allow_val_change=True,
     )

@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from infra.ladder_store import DEFAULT_CACHE_DIR, LadderSetup, UpdateReport
+from infra.ladder_store import LadderSetup, UpdateReport, ladder_cache_root
 from infra.settings import Settings
 from zeb_cli.errors import err, fail
 from zeb_cli.model_options import ModelGroup, OptionError, build_model, model_options
@@ -43,7 +43,9 @@ def ladder_command(
     reference_dir: Annotated[
         Path, typer.Option(envvar="ZEB_REFERENCE_DIR", help="Folder of the reference checkpoints.")
     ] = DEFAULT_REFERENCE_DIR,
-    cache_dir: Annotated[Path, typer.Option(help="Local ladder cache.")] = DEFAULT_CACHE_DIR,
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Local ladder cache (default $ZEB_HOME/cache/ladder).")
+    ] = None,
     device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda.")] = "auto",
     wandb: Annotated[
         bool, typer.Option("--wandb/--no-wandb", help="Log new ratings to the experiment's run.")
@@ -64,7 +66,8 @@ def ladder_command(
         ladder_config = build_model(LadderConfig, config or {})
     except (ExperimentError, OptionError) as exc:
         raise fail(str(exc)) from None
-    setup = LadderSetup(exp, ladder_config, cache_dir, reference_dir, device=device)
+    cache = cache_dir or ladder_cache_root(settings.home)
+    setup = LadderSetup(exp, ladder_config, cache, reference_dir, device=device)
     report = None
     try:
         if not exp.exists():
@@ -106,6 +109,7 @@ def _update(
             mode=settings.wandb_mode,
             project=settings.wandb_project,
             job_type="ladder",
+            wandb_dir=settings.home,
         )
     try:
         with err.status("updating the ladder...") as status:

@@ -35,6 +35,7 @@ def learner_command(
     settings, hub = setup_process()
     try:
         options = build_model(LearnerOptions, {"experiment": exp, **(learner or {})})
+        options = options.in_home(settings.home)
     except OptionError as exc:
         raise fail(str(exc)) from None
 
@@ -44,6 +45,7 @@ def learner_command(
             mode=settings.wandb_mode,
             project=settings.wandb_project,
             config=options.model_dump(mode="json"),
+            wandb_dir=settings.home,
         )
 
     supervisor = os.environ.get(SUPERVISOR_ENV, "")

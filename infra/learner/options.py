@@ -14,8 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from infra.experiment_state import Controls
 
-DEFAULT_CACHE_DIR = Path("~/.cache/zeb/learner")
-
 
 class LearnerSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -60,8 +58,10 @@ class LearnerSettings(BaseModel):
     local_replay_cache_enabled: bool = Field(
         True, description="Snapshot the replay buffer locally so restarts are fast"
     )
-    local_replay_cache_dir: Path = Field(
-        DEFAULT_CACHE_DIR, description="Folder of the training state, replay cache and status"
+    local_replay_cache_dir: Path | None = Field(
+        None,
+        description="Folder of the training state, replay cache and status"
+        " (default $ZEB_HOME/cache/learner)",
     )
     local_replay_cache_save_every: int = Field(
         25, ge=1, description="Cycles between replay snapshots (and hub pruning)"
@@ -121,5 +121,18 @@ class LearnerOptions(LearnerSettings):
     def of(cls, experiment: str, settings: LearnerSettings) -> LearnerOptions:
         return cls(experiment=experiment, **settings.model_dump())
 
+    def in_home(self, home: Path) -> LearnerOptions:
+        """These options with the cache under `home` ($ZEB_HOME) unless a folder was given."""
+        if self.local_replay_cache_dir is not None:
+            return self
+        return self.model_copy(update={"local_replay_cache_dir": learner_cache_root(home)})
+
     def cache_folder(self) -> Path:
+        if self.local_replay_cache_dir is None:
+            raise ValueError("the learner's cache folder is not resolved: call in_home(home)")
         return self.local_replay_cache_dir.expanduser() / self.experiment
+
+
+def learner_cache_root(home: Path) -> Path:
+    """The default parent of every experiment's learner cache: inside zeb's home folder."""
+    return home / "cache" / "learner"
