@@ -7,13 +7,17 @@ a user's mistake; no task that polls or has side effects uses Prefect's result c
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
+import typing
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from prefect import task
+from prefect import get_client, task
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+from pydantic.fields import FieldInfo
 
 from infra.experiment import Experiment, ExperimentError
 from infra.hub.base import HubUnavailableError
@@ -115,3 +119,46 @@ def artifact_key(*parts: str) -> str:
     """Prefect artifact keys allow lowercase letters, digits and dashes only."""
     key = "-".join(re.sub(r"[^a-z0-9]+", "-", p.lower()).strip("-") for p in parts)
     return re.sub(r"-{2,}", "-", key).strip("-") or "zeb"
+
+
+# -- how a run shows in Prefect -------------------------------------------------------------------
+
+
+def documented(fn: F) -> F:
+    """Append to a flow's docstring an `Args:` section built from its parameters' Annotated
+    Field descriptions (put it under `@flow`).
+
+    Prefect builds a parameter's description from the docstring's Args (Google style) and passes
+    it to pydantic explicitly, None included, which drops the description in `Annotated`: the
+    run form then showed no description, and a nested model's class docstring instead of the
+    parameter's. The Annotated declaration stays the one source (the CLI reads it too)."""
+    hints = typing.get_type_hints(fn, include_extras=True)
+    lines = []
+    for name in inspect.signature(fn).parameters:
+        for meta in getattr(hints.get(name), "__metadata__", ()):
+            if isinstance(meta, FieldInfo) and meta.description:
+                lines.append(f"    {name}: {meta.description}")
+    if lines:
+        fn.__doc__ = inspect.cleandoc(fn.__doc__ or "") + "\n\nArgs:\n" + "\n".join(lines)
+    return fn
+
+
+def run_name(suffix: str) -> Callable[[], str]:
+    """A flow run's name from its experiment: `{exp}-{suffix}` (`{stage}` filled in)."""
+
+    def name() -> str:
+        params = flow_run.parameters
+        exp = params.get("exp") or "all"
+        return f"{exp}-" + suffix.format(**params)
+
+    return name
+
+
+def tag_run(exp: str | None) -> None:
+    """Tag this flow run `exp:EXP`, so the runs list filters by experiment."""
+    run_id = flow_run.id
+    if not exp or run_id is None:
+        return
+    with get_client(sync_client=True) as client:
+        tags = set(client.read_flow_run(run_id).tags or []) | {f"exp:{exp}"}
+        client.update_flow_run(run_id, tags=sorted(tags))

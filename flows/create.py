@@ -15,7 +15,16 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from pydantic import Field
 
-from flows.common import UserError, artifact_key, io_task, open_experiment, settings
+from flows.common import (
+    UserError,
+    artifact_key,
+    documented,
+    io_task,
+    open_experiment,
+    run_name,
+    settings,
+    tag_run,
+)
 from infra.bootstrap import SOURCES_HELP, SourceError, load_source, parse_source, write_bootstrap
 from infra.experiment import Experiment
 from infra.tracking import open_run
@@ -82,7 +91,8 @@ def start_lineage(experiment: Experiment) -> str | None:
     return experiment.read_state().wandb_run_id
 
 
-@flow(name="create", log_prints=True)
+@flow(name="create", flow_run_name=run_name("create"), log_prints=True)
+@documented
 def create_experiment(
     exp: Annotated[str, Field(description="Experiment name: the namespace on the hub")],
     source: Annotated[str, Field(description=f"Where the weights come from: {SOURCES_HELP}")] = (
@@ -104,6 +114,7 @@ def create_experiment(
 ) -> dict[str, Any]:
     """Create an experiment: build its bootstrap checkpoint, seed the namespace (only if it is
     new), and start its W&B lineage."""
+    tag_run(exp)
     logger = get_run_logger()
     experiment, exists = check_new(exp)
     if exists:

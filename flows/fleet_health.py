@@ -13,7 +13,16 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 from pydantic import Field
 
-from flows.common import artifact_key, io_task, open_experiment, settings, step_task
+from flows.common import (
+    artifact_key,
+    documented,
+    io_task,
+    open_experiment,
+    run_name,
+    settings,
+    step_task,
+    tag_run,
+)
 from infra.fleet import fleet_store, open_fleet, stored_specs
 from infra.fleet.base import Role
 from infra.fleet.health import health_pass
@@ -50,7 +59,8 @@ def health_of(exp: str, role: Role, dry_run: bool) -> dict[str, Any]:
     return report.to_json_dict()
 
 
-@flow(name="fleet-health", log_prints=True)
+@flow(name="fleet-health", flow_run_name=run_name("fleet-health"), log_prints=True)
+@documented
 def fleet_health(
     exp: Annotated[
         str | None,
@@ -59,6 +69,7 @@ def fleet_health(
     dry_run: Annotated[bool, Field(description="Report what a pass would do; do nothing")] = False,
 ) -> list[dict[str, Any]]:
     """Keep fleets healthy: replace broken workers, replenish to the target."""
+    tag_run(exp)
     fleets = fleets_of(exp)
     if not fleets:
         get_run_logger().warning("no fleet on this machine%s", f" for {exp}" if exp else "")

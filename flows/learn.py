@@ -19,12 +19,12 @@ from prefect import flow, get_run_logger
 from prefect.concurrency.sync import concurrency
 from pydantic import Field
 
-from flows.common import io_task, open_experiment, settings
+from flows.common import documented, io_task, open_experiment, run_name, settings, tag_run
+from flows.fleets import bring_fleet_up
 from flows.learn_report import CycleReporter
 from flows.takeover import cancel_older_runs, learner_limit, record_run
 from infra.experiment_state import Controls
-from infra.fleet import fleet_store, merge_spec, open_fleet
-from infra.fleet.base import FleetSettings, FleetSpec, Role
+from infra.fleet.base import FleetSettings, Role
 from infra.learner.options import LearnerOptions, LearnerSettings
 from infra.learner.supervisor import supervise
 
@@ -40,22 +40,12 @@ def write_stage_controls(exp: str, stage: int) -> dict[str, Any]:
 
 
 @io_task
-def bring_fleet_up(exp: str, role: Role, fleet: FleetSettings) -> list[str]:
-    """Save the fleet's spec and start its missing workers (running ones are left alone)."""
-    config = settings()
-    store = fleet_store(config, exp, role)
-    spec = merge_spec(store.load_spec(), FleetSpec.of(exp, role, fleet).model_dump())
-    running = open_fleet(spec, open_experiment(exp), config)
-    store.save_spec(spec)
-    return running.up(spec.target)
-
-
-@io_task
 def current_cycle(exp: str) -> int:
     return open_experiment(exp).read_state().cycle
 
 
-@flow(name="learn", log_prints=True)
+@flow(name="learn", flow_run_name=run_name("stage{stage}"), log_prints=True)
+@documented
 def learn_experiment(
     exp: Annotated[str, Field(description="Experiment name: the namespace on the hub")],
     stage: Annotated[
@@ -79,6 +69,7 @@ def learn_experiment(
 ) -> dict[str, Any]:
     """Train an experiment: controls for the stage, fleets up, then the learner for the life of
     this run (cancel the run to stop the learner cleanly)."""
+    tag_run(exp)
     logger = get_run_logger()
     start_cycle = current_cycle(exp)
     limit = learner_limit(exp)
@@ -93,7 +84,9 @@ def learn_experiment(
             fleet = fleets[role]
             started = bring_fleet_up(exp, role, fleet)
             logger.info("%s fleet: %d target, started %s", role, fleet.target, started or "none")
-        reporter = CycleReporter(exp, start_cycle, options.max_cycles, report_every, logger)
+        reporter = CycleReporter(
+            exp, start_cycle, options.max_cycles, report_every, logger, options.push_every
+        )
         log_path = settings().home / "experiments" / exp / "learner.log"
         supervise(options, log_path, reporter.on_cycle)
     reporter.finish()

@@ -1,12 +1,16 @@
 """What a learn run shows in Prefect while it lives: a log line per cycle, and every few cycles a
 progress artifact (when the run has a cycle limit) and a small table of recent cycles; an event
-per cycle and per weights publish (`zeb.weights.published`, which the ladder's deployment
-triggers on). Never a task per cycle: a run that lasts days must not pile up task states."""
+per cycle, per weights publish (`zeb.weights.published`) and every LADDER_EVERY_PUBLISHES
+publishes (`zeb.ladder.due`, which the ladder's deployment triggers on at threshold 1: Prefect's
+reactive triggers fire at their threshold and then wait out their window, so counting publishes
+in a trigger fired once a day). Never a task per cycle: a run that lasts days must not pile up
+task states."""
 
 from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from prefect.artifacts import (
@@ -19,8 +23,12 @@ from prefect.events import emit_event
 from flows.common import artifact_key
 
 TABLE_ROWS = 20
+RATE_WINDOW_S = 120.0  # games/s is measured over about this long
+RATE_MIN_SPAN_S = 20.0  # and not before this long was seen (a cycle may ingest nothing)
 CYCLE_EVENT = "zeb.learner.cycle"
 PUBLISHED_EVENT = "zeb.weights.published"
+LADDER_DUE_EVENT = "zeb.ladder.due"
+LADDER_EVERY_PUBLISHES = 5
 
 
 def experiment_resource(exp: str) -> dict[str, str]:
@@ -29,8 +37,16 @@ def experiment_resource(exp: str) -> dict[str, str]:
 
 class CycleReporter:
     def __init__(
-        self, exp: str, start_cycle: int, max_cycles: int | None, every: int, logger: Any
+        self,
+        exp: str,
+        start_cycle: int,
+        max_cycles: int | None,
+        every: int,
+        logger: Any,
+        publish_every: int = 1,  # the learner's push_every: cycles between publishes
+        emit: Callable[..., Any] = emit_event,
     ) -> None:
+        self.emit = emit
         self.exp = exp
         self.start_cycle = start_cycle  # the experiment's cycle when this run's learner started
         self.max_cycles = max_cycles
@@ -40,8 +56,10 @@ class CycleReporter:
         self.reported_cycle = start_cycle  # artifacts are up to date until this cycle
         self.last: dict[str, Any] = {}
         self.published_cycle: int | None = None
+        self.ladder_cycles = LADDER_EVERY_PUBLISHES * publish_every  # cycles between ladder runs
+        self.ladder_bucket = start_cycle // self.ladder_cycles
         self.progress_id = None
-        self._games_at: tuple[float, float] | None = None  # (time, total games)
+        self.games_rate = RateWindow(RATE_WINDOW_S, RATE_MIN_SPAN_S)
 
     @property
     def cycles(self) -> int:
@@ -53,15 +71,16 @@ class CycleReporter:
         self.last = status
         row = self._row(status)
         self.rows.append(row)
+        rate = row["games/s"]
         self.logger.info(
-            "cycle %d: loss %s, eval mix %s, %s self-play examples, %s games/s",
+            "cycle %d: loss %s, eval mix %s, %s self-play examples, %s",
             row["cycle"],
             row["loss"],
             row["eval mix"],
             row["self-play examples"],
-            row["games/s"],
+            "measuring games/s" if rate is None else f"{rate:.1f} games/s",
         )
-        emit_event(CYCLE_EVENT, resource=experiment_resource(self.exp), payload=row)
+        self.emit(CYCLE_EVENT, resource=experiment_resource(self.exp), payload=row)
         self._maybe_published(status)
         if status["cycle"] - self.reported_cycle >= self.every:
             self._artifacts()
@@ -96,11 +115,7 @@ class CycleReporter:
     def _games_per_s(self, total: float | None) -> float | None:
         if total is None:
             return None
-        now, before = time.monotonic(), self._games_at
-        self._games_at = (now, total)
-        if before is None or now <= before[0]:
-            return None
-        return (total - before[1]) / (now - before[0])
+        return self.games_rate.add(time.monotonic(), float(total))
 
     def _maybe_published(self, status: dict[str, Any]) -> None:
         cycle = status.get("published_cycle")
@@ -108,7 +123,11 @@ class CycleReporter:
             return
         self.published_cycle = cycle
         payload = {"cycle": cycle, "revision": status.get("published_revision")}
-        emit_event(PUBLISHED_EVENT, resource=experiment_resource(self.exp), payload=payload)
+        self.emit(PUBLISHED_EVENT, resource=experiment_resource(self.exp), payload=payload)
+        # by cycle numbers, not events seen: several publishes may land between two looks
+        if cycle // self.ladder_cycles > self.ladder_bucket:
+            self.ladder_bucket = cycle // self.ladder_cycles
+            self.emit(LADDER_DUE_EVENT, resource=experiment_resource(self.exp), payload=payload)
 
     def _artifacts(self) -> None:
         self.reported_cycle = self.last.get("cycle", self.reported_cycle)
@@ -132,3 +151,22 @@ class CycleReporter:
 
 def _round(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else round(float(value), digits)
+
+
+class RateWindow:
+    """A rate over the last `window_s` seconds of (time, total) samples: steady whether or not a
+    given cycle ingested anything, and None until `min_span_s` seconds were seen."""
+
+    def __init__(self, window_s: float, min_span_s: float) -> None:
+        self.window_s, self.min_span_s = window_s, min_span_s
+        self.samples: deque[tuple[float, float]] = deque()
+
+    def add(self, now: float, total: float) -> float | None:
+        self.samples.append((now, total))
+        while len(self.samples) > 2 and self.samples[1][0] <= now - self.window_s:
+            self.samples.popleft()  # keep one sample at or before the window's start
+        first_time, first_total = self.samples[0]
+        span = now - first_time
+        if span < self.min_span_s:
+            return None
+        return max(total - first_total, 0.0) / span

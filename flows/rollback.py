@@ -13,7 +13,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from pydantic import Field
 
-from flows.common import artifact_key, io_task, open_experiment
+from flows.common import artifact_key, documented, io_task, open_experiment, run_name, tag_run
 
 
 @io_task
@@ -24,11 +24,13 @@ def eval_aux_off(exp: str) -> dict[str, Any]:
     return state.controls.model_dump()
 
 
-@flow(name="rollback", log_prints=True)
+@flow(name="rollback", flow_run_name=run_name("rollback"), log_prints=True)
+@documented
 def rollback(
     exp: Annotated[str, Field(description="Experiment name: the namespace on the hub")],
 ) -> dict[str, Any]:
     """Eval-aux off (enabled false, fraction 0.0) in the live controls; fleets untouched."""
+    tag_run(exp)
     controls = eval_aux_off(exp)
     message = (
         f"{exp}: eval-aux off (fraction 0.0); the running learner applies it within one cycle. "

@@ -10,7 +10,16 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 from pydantic import Field
 
-from flows.common import artifact_key, io_task, open_experiment, settings, step_task
+from flows.common import (
+    artifact_key,
+    documented,
+    io_task,
+    open_experiment,
+    run_name,
+    settings,
+    step_task,
+    tag_run,
+)
 from flows.takeover import learner_status_path
 from infra.fleet import fleet_store, open_fleet, stored_specs
 from infra.fleet.health import health_pass
@@ -58,7 +67,8 @@ def report(exp: str, checks: list[Check]) -> None:
     )
 
 
-@flow(name="verify", log_prints=True)
+@flow(name="verify", flow_run_name=run_name("verify"), log_prints=True)
+@documented
 def verify(
     exp: Annotated[str, Field(description="Experiment name: the namespace on the hub")],
     recent_s: Annotated[
@@ -66,6 +76,7 @@ def verify(
     ] = 900.0,
 ) -> list[dict[str, Any]]:
     """Check fleets, examples, eval mix, controls, W&B lineage, learner and publishes."""
+    tag_run(exp)
     checks = run_checks(gather(exp, recent_s))
     report(exp, checks)
     logger = get_run_logger()

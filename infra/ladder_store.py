@@ -23,6 +23,7 @@ so a ladder updated after every publish sees every bucket; one updated rarely ra
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ from pathlib import Path
 
 from infra.experiment import Experiment, sha256_file
 from infra.hub.base import HubError, HubNotFoundError
+from infra.ladder_anchor_cache import anchor_cache_file, remember, with_cached_results
+from infra.ladder_report import log_ratings
 from infra.tracking import Tracker
 from zeb_core.atomic_files import atomic_open, atomic_write_bytes
 from zeb_core.evaluation.elo_ladder import (
@@ -47,6 +50,7 @@ from zeb_core.evaluation.elo_ladder import (
     merge,
     new_ladder,
     plan_matches,
+    plan_run,
     play_planned,
     with_players,
     with_rungs,
@@ -56,6 +60,9 @@ from zeb_core.game.players import Player
 
 log = logging.getLogger("zeb.ladder")
 Progress = Callable[[str], None]
+# An automatic update plays this many games per CPU core at most (about a minute of greedy games,
+# a few of E[Q] n=32 on a laptop core); the rest waits for the next update.
+GAMES_PER_CORE = 100
 
 
 def ladder_cache_root(home: Path) -> Path:
@@ -89,6 +96,7 @@ class UpdateReport:
     played: list[PlannedMatch]
     skipped: list[str]  # matches not played, and why
     revision: str | None  # of the ladder's commit (None: nothing was stored)
+    missing: int = 0  # games left for later updates (the run's budget was spent)
 
 
 # -- storage --------------------------------------------------------------------------------------
@@ -127,13 +135,17 @@ def open_ladder(setup: LadderSetup) -> Ladder:
     """The hub's ladder joined with the local journal (results of an update that was killed)."""
     ladder = read_ladder(setup.experiment) or new_ladder(setup.experiment.name, setup.anchors)
     journal = _read_journal(setup)
-    if journal is None:
-        return ladder
-    try:
-        return fit(merge(ladder, journal))
-    except LadderError as err:  # e.g. a recreated experiment: its old journal is not ours
-        log.warning("%s: ignoring the local ladder journal: %s", setup.experiment.name, err)
-        return ladder
+    if journal is not None:
+        try:
+            ladder = fit(merge(ladder, journal))
+        except LadderError as err:  # e.g. a recreated experiment: its old journal is not ours
+            log.warning("%s: ignoring the local ladder journal: %s", setup.experiment.name, err)
+    return with_cached_results(ladder, _anchor_cache(setup, ladder))
+
+
+def _anchor_cache(setup: LadderSetup, ladder: Ladder) -> Path:
+    anchors = [p for p in ladder.players if p.anchor]
+    return anchor_cache_file(setup.cache_dir, anchors, setup.reference_dir)
 
 
 def _journal_file(setup: LadderSetup) -> Path:
@@ -246,6 +258,7 @@ def play_one(setup: LadderSetup, pool: PlayerPool, ladder: Ladder, match: Planne
     record = play_planned(match, a, b, setup.config.batch_size)
     ladder = add_result(ladder, record)
     _write_journal(setup, ladder)
+    remember(ladder, record, _anchor_cache(setup, ladder))
     return ladder
 
 
@@ -256,30 +269,43 @@ def play_missing(
     progress: Progress | None = None,
     play: Callable[[LadderSetup, PlayerPool, Ladder, PlannedMatch], Ladder] | None = None,
 ) -> tuple[Ladder, list[PlannedMatch], list[str]]:
-    """Plan, play and refit until nothing is missing (neighbours move as ratings settle).
-    `play` plays one match (default `play_one`; the evaluate flow passes its task)."""
+    """Plan, play and refit until nothing is missing or the run's game budget is spent
+    (neighbours move as ratings settle). `play` plays one block (default `play_one`; the
+    evaluate flow passes its task)."""
     play = play or play_one
     pool, played, skipped, unavailable = PlayerPool(setup), [], [], set()
+    left = games_budget(setup.config)
     for _ in range(max_rounds):
         plan = [
             m
-            for m in plan_matches(ladder, setup.config)
+            for m in plan_run(ladder, setup.config, left)
             if m.a not in unavailable and m.b not in unavailable
         ]
         if not plan:
             break
         for i, match in enumerate(plan):
             if progress is not None:
-                progress(f"match {i + 1}/{len(plan)}: {match.a} vs {match.b}, {match.games} games")
+                progress(f"block {i + 1}/{len(plan)}: {match.a} vs {match.b}, {match.games} games")
             try:
                 ladder = play(setup, pool, ladder, match)
                 played.append(match)
+                left -= match.games
             except CheckpointUnavailable as err:
                 unavailable.update(_unavailable_side(setup, ladder, match))
                 skipped.append(f"{match.a} vs {match.b}: {err}")
                 log.warning("%s", err)
         ladder = fit(ladder)
     return ladder, played, skipped
+
+
+def games_budget(config: LadderConfig) -> int:
+    """Games one update may play: the config's, else GAMES_PER_CORE on each core here."""
+    return config.games_per_run or GAMES_PER_CORE * (os.cpu_count() or 1)
+
+
+def games_missing(ladder: Ladder, config: LadderConfig) -> int:
+    """Games still to play for every wanted pair to reach `config.games`."""
+    return sum(m.games for m in plan_matches(ladder, config))
 
 
 def _unavailable_side(setup: LadderSetup, ladder: Ladder, match: PlannedMatch) -> set[str]:
@@ -308,7 +334,8 @@ def update_ladder(
     if tracker is not None:
         step = setup.experiment.read_state().cycle
         log_ratings(tracker, ladder, [p.name for p in added], step)
-    report = UpdateReport([p.name for p in added], played, skipped, stored_revision)
+    missing = games_missing(ladder, setup.config)
+    report = UpdateReport([p.name for p in added], played, skipped, stored_revision, missing)
     return ladder, report
 
 
@@ -321,60 +348,3 @@ def _news(ladder: Ladder, on_hub: Ladder | None) -> bool:
     return any(p.name not in players for p in ladder.players) or any(
         m.key not in results for m in ladder.matches
     )
-
-
-# -- reporting ------------------------------------------------------------------------------------
-
-
-def log_ratings(tracker: Tracker, ladder: Ladder, names: list[str], step: int) -> None:
-    """Log the ratings of newly added checkpoint players: `ladder/<rung>_elo` (+ `_lo`, `_hi`;
-    rung `greedy` or `mcts<sims>`) and `ladder/cycle`, the cycle of the checkpoint rated.
-
-    The learner logs to the same run at step = its cycle, and W&B drops a point whose step goes
-    back, so the ratings go at `step` (the experiment's cycle now, at least the checkpoint's);
-    plot them against `ladder/cycle` in W&B.
-    """
-    ratings = {r.player: r for r in ladder.ratings}
-    by_cycle: dict[int, dict[str, float]] = {}
-    for name in names:
-        player = ladder.player(name)
-        if player.cycle is None or name not in ratings:
-            continue
-        rung, r = name.split("-", 1)[1], ratings[name]
-        metrics = by_cycle.setdefault(player.cycle, {"ladder/cycle": float(player.cycle)})
-        metrics |= {f"ladder/{rung}_elo": r.rating}
-        metrics |= {f"ladder/{rung}_elo_lo": r.lo, f"ladder/{rung}_elo_hi": r.hi}
-    for cycle in sorted(by_cycle):
-        tracker.log(by_cycle[cycle], step=max(step, cycle))
-
-
-def plot_ladder(ladder: Ladder, path: Path) -> Path:
-    """A PNG of rating against cycle: one line per rung with its 95% band, anchors as levels."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, never a display
-    import matplotlib.pyplot as plt
-
-    ratings = {r.player: r for r in ladder.ratings}
-    fig, ax = plt.subplots(figsize=(8, 5))
-    rungs: dict[str, list[tuple[int, float, float, float]]] = {}
-    for p in ladder.players:
-        r = ratings.get(p.name)
-        if r is not None and p.cycle is not None:
-            rungs.setdefault(p.name.split("-", 1)[1], []).append((p.cycle, r.rating, r.lo, r.hi))
-    for rung, points in sorted(rungs.items()):
-        cycles, mid, lo, hi = zip(*sorted(points), strict=True)
-        ax.plot(cycles, mid, marker="o", label=rung)
-        ax.fill_between(cycles, lo, hi, alpha=0.2)
-    for p in ladder.players:
-        if p.anchor and p.name in ratings:
-            ax.axhline(ratings[p.name].rating, color="grey", linestyle="--", linewidth=0.8)
-            level = (1.0, ratings[p.name].rating)
-            ax.annotate(p.name, level, xycoords=("axes fraction", "data"), ha="right", va="bottom")
-    ax.set(xlabel="cycle", ylabel=f"Elo ({ladder.anchor} = 0)", title=f"{ladder.experiment} ladder")
-    if rungs:
-        ax.legend()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path

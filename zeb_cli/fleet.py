@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from infra.experiment import Experiment, ExperimentError
-from infra.fleet import fleet_store, merge_spec, open_fleet, stored_specs
+from infra.fleet import fleet_store, merge_spec, open_fleet, stop_fleets, stored_specs
 from infra.fleet.base import ROLES, CostSummary, FleetError, FleetSpec
 from infra.fleet.canary import run_canary
 from infra.fleet.health import health_pass
@@ -215,17 +215,10 @@ def health(
 def down(exp: ExpOption, role: RoleFilter = None) -> None:
     """Stop every worker of the experiment's fleets (and nothing else); targets become 0."""
     settings, experiment = _open(exp)
-    failures = []
-    for spec in _specs(settings, exp, role):
-        store = fleet_store(settings, exp, spec.role)
-        store.save_spec(spec.model_copy(update={"target": 0}))  # no health pass restarts it
-        try:
-            stopped = open_fleet(spec, experiment, settings).down()
-        except FleetError as exc:  # every fleet is tried; what still bills is named below
-            failures.append(str(exc))
-            continue
-        out.print(f"{spec.prefix}: stopped {len(stopped)} worker(s)", highlight=False)
-    if failures:
+    stopped, failures = stop_fleets(settings, experiment, _specs(settings, exp, role))
+    for prefix, labels in stopped.items():
+        out.print(f"{prefix}: stopped {len(labels)} worker(s)", highlight=False)
+    if failures:  # what still bills is named in each
         raise fail(" | ".join(failures))
 
 

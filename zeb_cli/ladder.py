@@ -55,7 +55,8 @@ def ladder_command(
     """Show (or --update) the Elo ladder of an experiment's checkpoints against fixed anchors."""
     from infra.experiment import Experiment, ExperimentError
     from infra.hub.base import HubError
-    from infra.ladder_store import plot_ladder, read_ladder
+    from infra.ladder_report import plot_ladder
+    from infra.ladder_store import read_ladder
     from zeb_core.evaluation.elo_ladder import LadderError, new_ladder
     from zeb_core.evaluation.player_specs import PlayerSpecError
     from zeb_core.network.checkpoint import CheckpointError
@@ -89,6 +90,7 @@ def ladder_command(
             "played": [f"{m.a} vs {m.b} ({m.games} games)" for m in report.played],
             "skipped": report.skipped,
             "revision": report.revision,
+            "games_missing": report.missing,
         }
     if as_json:
         print(json.dumps(data))
@@ -168,5 +170,11 @@ def _print_table(data: dict[str, Any]) -> None:
         )
     console = Console()
     console.print(table)
-    for line in data.get("update", {}).get("skipped", []):
+    update = data.get("update", {})
+    for line in update.get("skipped", []):
         console.print(f"skipped: {line}", highlight=False)
+    if update.get("games_missing"):
+        console.print(
+            f"{update['games_missing']} games left for the next update (--games-per-run)",
+            highlight=False,
+        )

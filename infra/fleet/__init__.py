@@ -50,3 +50,22 @@ def merge_spec(stored: FleetSpec | None, given: FleetSpec | dict) -> FleetSpec:
         else:
             base[key] = value
     return FleetSpec.model_validate(base)
+
+
+def stop_fleets(
+    settings: Settings, experiment: Experiment, specs: list[FleetSpec]
+) -> tuple[dict[str, list[str]], list[str]]:
+    """Stop every worker of these fleets, target 0 first so no health pass starts them again.
+    Every fleet is tried: (fleet prefix -> labels stopped, one line per fleet that failed,
+    naming what of it still bills)."""
+    stopped: dict[str, list[str]] = {}
+    failures = []
+    for spec in specs:
+        fleet_store(settings, spec.experiment, spec.role).save_spec(
+            spec.model_copy(update={"target": 0})
+        )
+        try:
+            stopped[spec.prefix] = open_fleet(spec, experiment, settings).down()
+        except FleetError as exc:
+            failures.append(str(exc))
+    return stopped, failures

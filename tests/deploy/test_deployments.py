@@ -1,6 +1,8 @@
 """The deployments on a real `prefect server` with a process worker, as users run them:
-`prefect deploy --all`, `prefect deployment run learn/stage1`, a rollback while it learns, a second
-learn run that takes over, and a cancel that stops the learner cleanly."""
+`prefect deploy --all` (forms that describe every parameter), `prefect deployment run
+learn/stage1` (a run named and tagged by its experiment), a rollback while it learns, the ladder
+following the weights (two runs, cancelled within seconds), a second learn run that takes over, a
+cancel that stops the learner cleanly, and `fleet-down` stopping the fleets it leaves running."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
@@ -90,8 +93,9 @@ def test_learn_rollback_takeover_and_cancel_on_a_real_server(tmp_path):
         assert schedule["schedule"]["interval"] == 300 and schedule["active"]
         assert schedule["slug"] == "every-5-min"
         automations = server.post("/automations/filter", {})
-        expects = [a["trigger"].get("expect", []) for a in automations]
-        assert ["zeb.weights.published"] in expects  # evaluate/ladder's trigger was registered
+        (ladder_trigger,) = [a["trigger"] for a in automations]
+        assert ladder_trigger["expect"] == ["zeb.ladder.due"] and ladder_trigger["threshold"] == 1
+        _assert_forms_describe_every_parameter(server)
 
         created = subprocess.run(
             [
@@ -121,6 +125,7 @@ def test_learn_rollback_takeover_and_cancel_on_a_real_server(tmp_path):
         try:
             with prefect_worker(server, "zeb-local") as worker:
                 _learn_rollback_takeover_cancel(server, worker, params, status, home)
+                _fleet_down(server, worker, home)
         finally:
             _kill_fleets(home)
 
@@ -137,6 +142,9 @@ def _learn_rollback_takeover_cancel(server, worker, params, status: Path, home: 
 
     wait_until(lambda: cycle() >= 2, 240, "two learner cycles", worker)
     wait_until(lambda: mix() > 0, 240, "eval-aux rows in the batches", worker)
+    (learn,) = server.flow_runs("learn/stage1")
+    learn = _run(server, learn["id"])
+    assert learn["name"] == f"{EXP}-stage1" and f"exp:{EXP}" in learn["tags"]
     fleet = _fleet_pids(home)
     assert sorted(fleet) == ["zeb-srv-evalaux-worker-local-0", "zeb-srv-selfplay-worker-local-0"]
 
@@ -150,6 +158,8 @@ def _learn_rollback_takeover_cancel(server, worker, params, status: Path, home: 
     assert applied["train/eval_aux_fraction"] == 0.0  # applied within one cycle
     assert applied["controls/eval_aux_enabled"] == 0.0
     assert _fleet_pids(home) == fleet  # no fleet was touched
+
+    _ladder_follows_the_weights(server, worker)
 
     (first,) = server.flow_runs("learn/stage1")
     server.prefect(*run_learn)  # a second learn run of the same experiment takes over
@@ -174,3 +184,61 @@ def _deployment(server, name: str) -> dict:
 
 def _states(server, deployment: str) -> list[str]:
     return [run["state"]["type"] for run in server.flow_runs(deployment)]
+
+
+def _assert_forms_describe_every_parameter(server) -> None:
+    """The run form of every deployment has a description for every top-level parameter, the
+    0/1 choice of stage and the bounds Field() declared (Prefect drops Annotated descriptions
+    unless the docstring carries them: flows.common.documented)."""
+    for deployment in server.post("/deployments/filter", {}):
+        schema = deployment["parameter_openapi_schema"]
+        for name, prop in schema["properties"].items():
+            assert prop.get("description"), f"{deployment['name']}: {name} has no description"
+    learn = _deployment(server, "stage1")["parameter_openapi_schema"]["properties"]
+    assert learn["stage"]["enum"] == [0, 1]
+    assert learn["takeover_timeout_s"]["exclusiveMinimum"] == 0
+    assert learn["report_every"]["minimum"] == 1
+    assert learn["selfplay"]["description"] == "The self-play fleet"
+
+
+def _ladder_follows_the_weights(server, worker) -> None:
+    """Every 5th publish emits zeb.ladder.due: two evaluate runs appear while the learner
+    publishes every cycle; one that runs is named and tagged, and stops within seconds when
+    cancelled (Prefect kills it after 30 s)."""
+    wait_until(lambda: len(server.flow_runs("evaluate/ladder")) >= 2, 240, "two ladder runs")
+
+    def started() -> list[dict]:
+        runs = server.flow_runs("evaluate/ladder")
+        return [r for r in runs if r["state"]["type"] in ("RUNNING", "COMPLETED")]
+
+    wait_until(lambda: started(), 120, "a ladder run to start", worker)
+    run = started()[0]
+    wait_until(
+        lambda: f"exp:{EXP}" in _run(server, run["id"])["tags"], 60, "the run's tags", worker
+    )
+    assert _run(server, run["id"])["name"] == f"{EXP}-ladder"
+    for other in server.flow_runs("evaluate/ladder"):
+        if other["state"]["type"] in ("RUNNING", "PENDING", "SCHEDULED"):
+            server.prefect("flow-run", "cancel", other["id"])
+    for other in server.flow_runs("evaluate/ladder"):
+        wait_until(
+            lambda other=other: server.state_of(other["id"]) in ("CANCELLED", "COMPLETED"),
+            25,
+            "a ladder run to stop on cancel",
+            worker,
+        )
+
+
+def _run(server, run_id: str) -> dict:
+    return httpx.get(f"{server.url}/flow_runs/{run_id}", timeout=30).json()
+
+
+def _fleet_down(server, worker, home: Path) -> None:
+    assert _fleet_pids(home)  # a cancelled learn run leaves its fleets producing
+    server.prefect("deployment", "run", "fleet-down/default", "--params", json.dumps({"exp": EXP}))
+    wait_until(lambda: _states(server, "fleet-down/default") == ["COMPLETED"], 120, "fleet-down")
+    wait_until(lambda: not _fleet_pids(home), 60, "the fleets to stop", worker)
+    (run,) = server.flow_runs("fleet-down/default")
+    assert run["name"] == f"{EXP}-fleet-down"
+    for spec in home.glob(f"experiments/{EXP}/fleets/*/spec.json"):
+        assert json.loads(spec.read_text())["target"] == 0  # no health pass restarts them

@@ -59,5 +59,7 @@ def test_the_ladder_deployment_triggers_on_published_weights():
     (ladder,) = [d for d in spec["deployments"] if d["entrypoint"].endswith(":evaluate_experiment")]
     assert ladder["name"] == "ladder" and ladder["concurrency_limit"]["limit"] == 1
     (trigger,) = ladder["triggers"]
-    assert trigger["expect"] == ["zeb.weights.published"] and trigger["enabled"]
+    # zeb.ladder.due at threshold 1: a count of publishes `within` a window fired once a day
+    assert trigger["expect"] == ["zeb.ladder.due"] and trigger["enabled"]
+    assert trigger["threshold"] == 1 and "within" not in trigger
     assert trigger["parameters"]["exp"] == "{{ event.resource.name }}"

@@ -19,11 +19,10 @@ from typer.testing import CliRunner
 import infra.ladder_store as ladder_module
 from infra.experiment import Experiment
 from infra.hub import HubNotFoundError, LocalHub
+from infra.ladder_report import log_ratings, plot_ladder
 from infra.ladder_store import (
     LadderSetup,
-    log_ratings,
     open_ladder,
-    plot_ladder,
     read_ladder,
     store_ladder,
     update_ladder,
@@ -112,6 +111,37 @@ def test_a_restart_replays_nothing_and_new_checkpoints_play_only_what_is_new(
     opponents = {"c0-greedy", "greedy-ref", "heuristic", "random"}  # anchors + one neighbour
     assert pairs == {tuple(sorted(("c12-greedy", name))) for name in opponents}
     assert len(ladder.matches) == len(first.matches) + 4
+
+
+def test_a_run_within_its_budget_leaves_the_rest_to_the_next(setup: LadderSetup) -> None:
+    small = fresh(setup, config=CONFIG.model_copy(update={"games_per_run": 20}))
+    ladder, report = update_ladder(small)
+    played = sum(m.games for m in report.played)
+    assert played == 20 and report.missing == (ANCHOR_PAIRS + 3) * 8 - 20
+    assert all("c0-greedy" in (m.a, m.b) for m in report.played[:2])  # the new checkpoint first
+    while report.missing:
+        ladder, report = update_ladder(fresh(small))
+    deals = [(m.a, m.b, m.first_deal, m.games) for m in ladder.matches]
+    assert len(set(deals)) == len(deals)  # no deal played twice
+    assert {(m.a, m.b) for m in ladder.matches} == {
+        (m.a, m.b) for m in update_ladder(setup)[0].matches
+    }
+
+
+def test_anchors_play_each_other_once_per_machine(setup: LadderSetup, tmp_path: Path) -> None:
+    update_ladder(setup)
+    other = Experiment(LocalHub(tmp_path / "hub2"), "exp2")
+    other.seed(save_checkpoint(init_checkpoint("small", seed=3), tmp_path / "boot2.pt"))
+    _, report = update_ladder(fresh(setup, experiment=other))  # same cache folder
+    pairs = {(m.a, m.b) for m in report.played}
+    assert pairs == {tuple(sorted(("c0-greedy", a.name))) for a in ANCHORS}  # no anchor pair
+    changed = tmp_path / "ref2"
+    changed.mkdir()
+    save_checkpoint(init_checkpoint("small", seed=7), changed / "ref.pt")  # other reference file
+    third = Experiment(LocalHub(tmp_path / "hub3"), "exp3")
+    third.seed(save_checkpoint(init_checkpoint("small", seed=4), tmp_path / "boot3.pt"))
+    _, report = update_ladder(fresh(setup, experiment=third, reference_dir=changed))
+    assert len(report.played) == ANCHOR_PAIRS + 3  # its anchors differ: nothing shared
 
 
 def test_mcts_rungs_join_rated_checkpoints(setup: LadderSetup) -> None:

@@ -138,7 +138,18 @@ class LadderConfig(_Strict):
     mcts_sims: int | None = Field(
         None, ge=1, description="Also rate each checkpoint with MCTS at this many simulations"
     )
-    batch_size: int = Field(512, ge=2, description="Games played at once")
+    batch_size: int = Field(
+        64,
+        ge=2,
+        multiple_of=2,
+        description="Games played at once: a block that is journaled (and cancels) as one",
+    )
+    games_per_run: int = Field(
+        0,
+        ge=0,
+        description="Most games one update plays (0: sized to the machine); the rest waits"
+        " for the next update",
+    )
 
 
 def default_anchors() -> list[LadderPlayer]:
@@ -210,6 +221,27 @@ def plan_matches(ladder: Ladder, config: LadderConfig) -> list[PlannedMatch]:
             games = config.games - 2 * played
             planned.append(PlannedMatch(a, b, config.seed, played, games))
     return planned
+
+
+def plan_run(ladder: Ladder, config: LadderConfig, budget_games: int) -> list[PlannedMatch]:
+    """What one update plays: the missing games in blocks of at most `config.batch_size`, the
+    newest checkpoint's pairs first and the anchors' own pairs last, `budget_games` in all (a
+    pair cut short goes on from its next deal in the next update)."""
+    blocks, left = [], budget_games - budget_games % 2
+    for match in sorted(plan_matches(ladder, config), key=lambda m: _priority(ladder, m)):
+        first, games = match.first_deal, match.games
+        while games > 0 and left > 0:
+            take = min(games, config.batch_size, left)
+            blocks.append(PlannedMatch(match.a, match.b, match.seed, first, take))
+            first, games, left = first + take // 2, games - take, left - take
+    return blocks
+
+
+def _priority(ladder: Ladder, match: PlannedMatch) -> tuple[int, str, str]:
+    """Newest checkpoint first (by cycle; anchors have none and come last)."""
+    cycles = [ladder.player(n).cycle for n in (match.a, match.b)]
+    newest = max((c for c in cycles if c is not None), default=-1)
+    return (-newest, match.a, match.b)
 
 
 def wanted_pairs(ladder: Ladder, neighbours: int) -> list[tuple[str, str]]:

@@ -26,6 +26,7 @@ from zeb_core.evaluation.elo_ladder import (
     merge,
     new_ladder,
     plan_matches,
+    plan_run,
     play_planned,
     wanted_pairs,
     with_players,
@@ -117,6 +118,29 @@ def test_an_mcts_rung_can_be_added_to_rated_checkpoints_later() -> None:
     assert names == ["c0-greedy", "c10-greedy", "c0-mcts8", "c10-mcts8"]
     assert more.player("c0-mcts8").sha256 == ladder.player("c0-greedy").sha256
     assert with_rungs(more, 8) == more and with_rungs(ladder, None) == ladder
+
+
+def test_a_run_plays_the_newest_checkpoint_first_in_blocks_within_its_budget() -> None:
+    ladder = ladder_with_checkpoints([0, 10, 20])
+    config = LadderConfig(games=100, neighbours=1, batch_size=32)
+    blocks = plan_run(ladder, config, budget_games=250)
+    assert sum(b.games for b in blocks) == 250 and max(b.games for b in blocks) == 32
+    assert all(b.games % 2 == 0 for b in blocks)
+    first_pairs = {(b.a, b.b) for b in blocks[:4]}
+    assert all("c20-greedy" in pair for pair in first_pairs)  # the newest checkpoint first
+    anchor_pairs = [b for b in plan_run(ladder, config, 10**6) if "-greedy" not in b.a + b.b]
+    tail = plan_run(ladder, config, 10**6)[-len(anchor_pairs) :]
+    assert tail == anchor_pairs  # the anchors' own pairs last
+    # A pair cut by the budget goes on from its next deal in the next run.
+    cut = [b for b in blocks if (b.a, b.b) == (blocks[-1].a, blocks[-1].b)]
+    deals = sum(b.games // 2 for b in cut)
+    for block in blocks:
+        ladder = add_result(
+            ladder, record(block.a, block.b, 0, block.games, config.seed, block.first_deal)
+        )
+    (rest,) = [m for m in plan_matches(ladder, config) if (m.a, m.b) == (cut[0].a, cut[0].b)]
+    assert rest.first_deal == cut[0].first_deal + deals and rest.games == 100 - 2 * deals
+    assert plan_run(ladder, config, 0) == []
 
 
 def test_cache_plays_only_missing_deals() -> None:
