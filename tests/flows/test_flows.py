@@ -7,8 +7,10 @@ import pytest
 import torch
 from prefect import get_client
 
+from flows.common import UserError
 from flows.create import create_experiment
 from flows.fleet_health import fleet_health
+from flows.fleets import fleet_down, fleet_up
 from flows.learn import learn_experiment
 from flows.rollback import rollback
 from flows.verify import VerifyFailed, verify
@@ -97,9 +99,20 @@ def test_learn_stage_0_then_verify_rollback_and_fleet_health(zeb_home, tmp_path)
     (report,) = fleet_health(exp="a")
     assert report["healthy"] and report["fleet"] == "zeb-a-selfplay"
 
+    # a cancelled or finished learn run leaves its fleets producing: fleet-down stops them
+    assert fleet_down(exp="a") == {"zeb-a-selfplay": ["zeb-a-selfplay-worker-local-0"]}
     settings = load_settings()
     fleet_spec = fleet_store(settings, "a", "selfplay").load_spec()
-    assert len(open_fleet(fleet_spec, experiment("a"), settings).down()) == 1
+    assert fleet_spec.target == 0
+    records = open_fleet(fleet_spec, experiment("a"), settings).status()
+    assert not [r for r in records if r.state == "running"]
+    started = fleet_up(exp="a", role="selfplay", fleet=tiny_fleet(target=1))
+    assert started["started"] == ["zeb-a-selfplay-worker-local-0"]
+    assert fleet_down(exp="a", role="selfplay")["zeb-a-selfplay"] == [
+        "zeb-a-selfplay-worker-local-0"
+    ]
+    with pytest.raises(UserError, match="no evalaux fleet"):
+        fleet_down(exp="a", role="evalaux")
 
 
 def test_a_crashing_learner_fails_the_run_with_its_last_lines(zeb_home, tmp_path):
