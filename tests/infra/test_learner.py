@@ -142,6 +142,16 @@ def test_options_reject_unknown_keys():
     assert np.isclose(LearnerOptions(experiment="x").lr, 1e-4)
 
 
+def test_the_cache_lives_under_zeb_home_unless_a_folder_is_given(tmp_path):
+    home = tmp_path / "zeb-home"
+    options = LearnerOptions(experiment="x").in_home(home)
+    assert options.cache_folder() == home / "cache" / "learner" / "x"
+    given = LearnerOptions(experiment="x", local_replay_cache_dir=tmp_path / "elsewhere")
+    assert given.in_home(home).cache_folder() == tmp_path / "elsewhere" / "x"
+    with pytest.raises(ValueError, match="in_home"):
+        LearnerOptions(experiment="x").cache_folder()
+
+
 def _games(sizes: list[int]) -> int:
     return sum(max(1, n // 28) for n in sizes)
 
