@@ -263,6 +263,27 @@ class Experiment:
                 by_source.setdefault(parts[1], []).append(info)
         return by_source
 
+    @property
+    def examples_by_cursor(self) -> bool:
+        """True when the examples store lists what is new by cursor (object storage)."""
+        return hasattr(self.hub, "list_after")
+
+    def list_new_examples(
+        self, sources: Iterable[str], cursor: dict[str, Any] | None
+    ) -> tuple[list[FileInfo], dict[str, Any] | None]:
+        """The shards written since `cursor` (None: all of them), and the next cursor. With
+        object storage only each worker's new keys are listed; a repo lists whole folders, and
+        the caller keeps what it has seen."""
+        if not self.examples_by_cursor:
+            return [f for files in self.list_examples().values() for f in files], None
+        cursor = dict(cursor or {})
+        found: list[FileInfo] = []
+        for source in sources:
+            folder = f"{self.name}/{check_name(source, 'source')}"
+            files, cursor[source] = self.hub.list_after(folder, cursor.get(source, {}))
+            found += [f for f in files if f.path.count("/") == 2]
+        return found, cursor
+
     def read_example(self, path: str, revision: str | None = None) -> bytes:
         return self.hub.read("examples", self._own(path), revision)
 

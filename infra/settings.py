@@ -13,6 +13,16 @@
     ZEB_HF_RETRY_ATTEMPTS    tries of a transient failure before giving up (default 10)
     ZEB_HF_RETRY_BASE_S      first backoff in seconds, doubling per try (default 2)
     ZEB_HF_TIMEOUT_S         per-request timeout in seconds (default 60)
+    ZEB_EXAMPLES             where example shards live: `repo` (the hub's examples repo: the
+                             seed's layout, small fleets) or `s3` (S3-compatible object storage:
+                             Hugging Face Storage Buckets, S3, R2, MinIO; any fleet size)
+    ZEB_S3_BUCKET            the bucket (`ZEB_EXAMPLES=s3`)
+    ZEB_S3_PREFIX            key prefix inside it (default none)
+    ZEB_S3_ENDPOINT          the S3 endpoint (https://s3.hf.co for Hugging Face buckets; default
+                             AWS's)
+    ZEB_S3_REGION            the region (default us-east-1)
+    AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY   the store's keys (Hugging Face: S3 credentials
+                             generated from a token); never printed
     ZEB_WANDB_MODE           `online`, `offline` or `disabled` (else `WANDB_MODE`; default `online`
                              if `WANDB_API_KEY` is set, else `offline`)
     WANDB_PROJECT            W&B project of new lineages (default `zeb`)
@@ -58,6 +68,13 @@ ENV_VARS: dict[str, str] = {
     "hf_retry_attempts": "ZEB_HF_RETRY_ATTEMPTS",
     "hf_retry_base_s": "ZEB_HF_RETRY_BASE_S",
     "hf_timeout_s": "ZEB_HF_TIMEOUT_S",
+    "examples": "ZEB_EXAMPLES",
+    "s3_bucket": "ZEB_S3_BUCKET",
+    "s3_prefix": "ZEB_S3_PREFIX",
+    "s3_endpoint": "ZEB_S3_ENDPOINT",
+    "s3_region": "ZEB_S3_REGION",
+    "s3_access_key_id": "AWS_ACCESS_KEY_ID",
+    "s3_secret_access_key": "AWS_SECRET_ACCESS_KEY",
     "wandb_mode": "ZEB_WANDB_MODE",
     "wandb_project": "WANDB_PROJECT",
     "vast_api_key": "VAST_API_KEY",
@@ -67,7 +84,13 @@ ENV_VARS: dict[str, str] = {
     "vast_pace_scale": "ZEB_VAST_PACE_SCALE",
     "reference_dir": "ZEB_REFERENCE_DIR",
 }
-_SECRET_FIELDS = {"hf_token", "vast_api_key", "vast_image_login"}
+_SECRET_FIELDS = {
+    "hf_token",
+    "vast_api_key",
+    "vast_image_login",
+    "s3_access_key_id",
+    "s3_secret_access_key",
+}
 _REPO_SPEC = re.compile(
     r"^(?:(models|datasets)/)?([A-Za-z0-9][\w.-]{0,95})/([A-Za-z0-9][\w.-]{0,95})$"
 )
@@ -103,6 +126,13 @@ class Settings(BaseModel):
     hf_retry_attempts: int = Field(10, ge=1, le=100)
     hf_retry_base_s: float = Field(2.0, gt=0, le=600)
     hf_timeout_s: float = Field(60.0, gt=0, le=3600)
+    examples: Literal["repo", "s3"] = "repo"
+    s3_bucket: str | None = Field(None, min_length=3, max_length=63)
+    s3_prefix: str = ""
+    s3_endpoint: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
     wandb_mode: TrackingMode = "offline"
     wandb_project: str = Field("zeb", min_length=1)
     vast_api_key: SecretStr | None = None
@@ -124,7 +154,7 @@ class Settings(BaseModel):
             parse_repo_spec(value)
         return value
 
-    @field_validator("hf_endpoint", "vast_url")
+    @field_validator("hf_endpoint", "vast_url", "s3_endpoint")
     @classmethod
     def _endpoint(cls, value: str | None) -> str | None:
         if value is not None and not re.match(r"^https?://[^/\s]+", value):
@@ -171,16 +201,61 @@ def _one_line(err: ValidationError, raw: Mapping[str, str]) -> str:
 
 
 def make_hub(settings: Settings) -> Hub:
-    """The hub the settings name: a LocalHub folder, or an HfHub on the two repos."""
+    """The hub the settings name: a LocalHub folder or an HfHub on its two repos, with the
+    examples in object storage when ZEB_EXAMPLES=s3."""
+    weights = _weights_hub(settings)
+    if settings.examples == "repo":
+        return weights
+    from infra.hub.object_examples import ObjectExamplesHub  # boto3 only when it is used
+
+    return ObjectExamplesHub(weights, make_object_store(settings))
+
+
+def make_object_store(settings: Settings):
+    """The examples bucket of ZEB_EXAMPLES=s3 (boto3 on any S3-compatible endpoint)."""
+    import boto3
+    from botocore.config import Config
+
+    from infra.hub.object_store import ObjectStore
+    from infra.hub.retry import RetryPolicy
+
+    if not settings.s3_bucket:
+        raise SettingsError("ZEB_EXAMPLES=s3 needs ZEB_S3_BUCKET (and the store's AWS_* keys)")
+    keys = {}
+    if settings.s3_access_key_id and settings.s3_secret_access_key:
+        keys = {
+            "aws_access_key_id": settings.s3_access_key_id.get_secret_value(),
+            "aws_secret_access_key": settings.s3_secret_access_key.get_secret_value(),
+        }
+    client = boto3.client(
+        "s3",
+        endpoint_url=settings.s3_endpoint,
+        region_name=settings.s3_region,
+        # zeb retries (infra.hub.limits): botocore's own retries would multiply the waits
+        config=Config(
+            retries={"max_attempts": 1, "mode": "standard"},
+            connect_timeout=settings.hf_timeout_s,
+            read_timeout=settings.hf_timeout_s,
+        ),
+        **keys,
+    )
+    retry = RetryPolicy(attempts=settings.hf_retry_attempts, base_s=settings.hf_retry_base_s)
+    return ObjectStore(client, settings.s3_bucket, settings.s3_prefix, retry)
+
+
+def _weights_hub(settings: Settings) -> Hub:
     if settings.hub == "local":
         return LocalHub(settings.local_hub_dir)
     from infra.hub.hf import HfHub  # imported here so local runs never load huggingface_hub
     from infra.hub.retry import CommitBudget, RetryPolicy
 
-    if not settings.hf_weights_repo or not settings.hf_examples_repo:
+    examples_repo = settings.hf_examples_repo
+    if settings.examples == "s3":  # the examples repo is never used: the bucket holds them
+        examples_repo = examples_repo or settings.hf_weights_repo
+    if not settings.hf_weights_repo or not examples_repo:
         raise SettingsError("ZEB_HUB=hf needs ZEB_HF_WEIGHTS_REPO and ZEB_HF_EXAMPLES_REPO")
     weights, weights_type = parse_repo_spec(settings.hf_weights_repo)
-    examples, examples_type = parse_repo_spec(settings.hf_examples_repo)
+    examples, examples_type = parse_repo_spec(examples_repo)
     return HfHub(
         weights,
         examples,

@@ -11,16 +11,9 @@ from datetime import datetime
 
 from infra.experiment import Experiment
 from infra.fleet.base import Role
-from infra.learner.ingest import shard_time
-from zeb_core.data.shards import EVAL_AUX, SELFPLAY
+from zeb_core.data.shards import EVAL_AUX, SELFPLAY, shard_time, shard_worker
 
 ROLE_SOURCE: dict[Role, str] = {"selfplay": SELFPLAY, "evalaux": EVAL_AUX}
-
-
-def shard_worker(name: str) -> str | None:
-    """The worker id a shard name starts with (None for names zeb did not write)."""
-    parts = name.rsplit("-", 2)  # <worker>, <stamp>, <seq>.npz
-    return parts[0] if len(parts) == 3 and shard_time(name) is not None else None
 
 
 def newest_shards(experiment: Experiment, role: Role) -> dict[str, datetime]:

@@ -33,7 +33,7 @@ MAX_ARGS_TOTAL = 4096  # args, args_str and onstart together
 MAX_IMAGE = 1024
 MAX_LABEL = 256
 MIN_DISK_GB = 8.0
-SECRET_ENV = frozenset({"HF_TOKEN"})
+SECRET_ENV = frozenset({"HF_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"})
 MASK = "***"
 
 
@@ -129,6 +129,25 @@ def hub_env(settings: Settings) -> dict[str, str]:
     }
     if settings.hf_endpoint:
         env["ZEB_HF_ENDPOINT"] = settings.hf_endpoint
+    return env | examples_env(settings)
+
+
+def examples_env(settings: Settings) -> dict[str, str]:
+    """Where a remote worker puts its shards when they live in object storage."""
+    if settings.examples != "s3":
+        return {}
+    if not settings.s3_access_key_id or not settings.s3_secret_access_key:
+        raise FleetError("Vast workers writing to S3 need AWS_ACCESS_KEY_ID and the secret")
+    env = {
+        "ZEB_EXAMPLES": "s3",
+        "ZEB_S3_BUCKET": settings.s3_bucket or "",
+        "ZEB_S3_PREFIX": settings.s3_prefix,
+        "ZEB_S3_REGION": settings.s3_region,
+        "AWS_ACCESS_KEY_ID": settings.s3_access_key_id.get_secret_value(),
+        "AWS_SECRET_ACCESS_KEY": settings.s3_secret_access_key.get_secret_value(),
+    }
+    if settings.s3_endpoint:
+        env["ZEB_S3_ENDPOINT"] = settings.s3_endpoint
     return env
 
 

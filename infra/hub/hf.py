@@ -39,6 +39,7 @@ from infra.hub.base import (
     Repo,
     check_path,
 )
+from infra.hub.limits import server_wait
 from infra.hub.retry import CommitBudget, RetryPolicy, call_with_retry, describe
 
 T = TypeVar("T")
@@ -77,8 +78,8 @@ def transient(err: BaseException) -> float | None:
         if isinstance(e, HfHubHTTPError) and e.response is not None:
             code = e.response.status_code
             if code in (408, 412, 429) or code >= 500:
-                retry_after = e.response.headers.get("Retry-After", "")
-                return float(retry_after) if retry_after.isdigit() else 0.0
+                # Retry-After, or the RateLimit window's reset (`t=`): infra.hub.limits
+                return server_wait(e.response.headers)
             return None
     return None
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -13,24 +12,16 @@ import numpy as np
 from infra.experiment import Experiment
 from infra.hub.base import FileInfo, HubError
 from zeb_core.data.replay import ReplayBuffer
-from zeb_core.data.shards import SELFPLAY, ShardError, shard_from_bytes
+from zeb_core.data.shards import EVAL_AUX, SELFPLAY, ShardError, shard_from_bytes, shard_time
 
 log = logging.getLogger("zeb.learner")
-_STAMP = re.compile(r"-(\d{8}T\d{6}Z)-(\d+)\.npz$")
+SOURCES = (SELFPLAY, EVAL_AUX)
+_UNSTAMPED = datetime.min.replace(tzinfo=UTC)
 
 
-def shard_time(name: str) -> datetime | None:
-    """The UTC creation time written into a shard's name, if it has one."""
-    match = _STAMP.search(name)
-    if not match:
-        return None
-    return datetime.strptime(match.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-
-
-def age_order(info: FileInfo) -> tuple[str, str]:
+def age_order(info: FileInfo) -> tuple[datetime, str]:
     """Oldest first across workers (names sort by worker first, so sort by the stamp)."""
-    match = _STAMP.search(info.path)
-    return (match.group(1) if match else "", info.path)
+    return (shard_time(info.name) or _UNSTAMPED, info.path)
 
 
 @dataclass
@@ -59,15 +50,18 @@ class Ingestor:
         self.rejected = rejected
         self.count_after = count_after
         self.last_new_at = time.monotonic()
+        self.cursor: dict | None = None  # object storage: where each worker's listing ended
 
     def new_shards(self) -> list[FileInfo]:
-        listing = self.experiment.list_examples()
+        """Shards not seen yet, oldest first: by cursor in object storage (only what is new
+        is listed), by one listing of the folder in a repo."""
+        listing, cursor = self.experiment.list_new_examples(SOURCES, self.cursor)
         fresh = [
             info
-            for files in listing.values()
-            for info in files
+            for info in listing
             if info.path not in self.ingested and info.path not in self.rejected
         ]
+        self.cursor = cursor
         return sorted(fresh, key=age_order)
 
     def ingest(self, replay: ReplayBuffer, cycle: int, rng: np.random.Generator) -> IngestReport:
@@ -111,14 +105,23 @@ class Ingestor:
         report.newest_created = max(report.newest_created or created, created)
 
 
-def prune(experiment: Experiment, saved: set[str], keep: int) -> int:
+def prune(experiment: Experiment, saved: set[str], keep: int, pruned: set[str]) -> int:
     """Delete, in one commit, the oldest shards beyond `keep` per source, among those the saved
-    ledger holds (a shard the saved snapshot does not hold is never deleted)."""
+    ledger holds (a shard the saved snapshot does not hold is never deleted). Object storage is
+    not listed for it: the ledger knows its shards, and `pruned` what is gone already."""
+    if experiment.examples_by_cursor:
+        by_source: dict[str, list[str]] = {}
+        for path in saved - pruned:
+            by_source.setdefault(path.split("/")[1], []).append(path)
+        files = {s: [FileInfo(p, 0) for p in paths] for s, paths in by_source.items()}
+    else:
+        files = experiment.list_examples()
     doomed: list[str] = []
-    for files in experiment.list_examples().values():
-        ordered = sorted(files, key=age_order)
+    for infos in files.values():
+        ordered = sorted(infos, key=age_order)
         doomed += [f.path for f in ordered[: max(len(ordered) - keep, 0)] if f.path in saved]
     if doomed:
         experiment.delete_examples(doomed)
+        pruned.update(doomed)
         log.info("pruned %d old shard(s)", len(doomed))
     return len(doomed)

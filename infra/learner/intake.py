@@ -50,6 +50,7 @@ class ExampleIntake:
         self.ledger = ledger  # the last saved (or a fresh) one; its total_games is kept current
         self.ingestor = ingestor
         self.saved_shards = set(ledger.ingested) | set(ledger.rejected)
+        self.pruned: set[str] = set()  # shards this process deleted already
         # Replay ratio bookkeeping of this run (a restored buffer was trained on already).
         self.added_at_start = replay.selfplay.total_added
         self.samples_trained = 0
@@ -168,7 +169,7 @@ class ExampleIntake:
         else:  # nothing survives a restart anyway: every ingested shard may go
             self.saved_shards = set(self.ingestor.ingested) | set(self.ingestor.rejected)
         try:
-            prune(self.experiment, self.saved_shards, self.options.keep_example_files)
+            prune(self.experiment, self.saved_shards, self.options.keep_example_files, self.pruned)
         except HubError as exc:
             log.warning("pruning failed (%s); will try again", exc)
 

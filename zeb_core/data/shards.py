@@ -98,6 +98,23 @@ def shard_name(worker_id: str, created_at: datetime, seq: int) -> str:
     return f"{worker_id}-{stamp}-{seq:06d}{SHARD_SUFFIX}"
 
 
+_NAME_STAMP = re.compile(r"-(\d{8}T\d{6}Z)-(\d+)\.npz$")
+
+
+def shard_time(name: str) -> datetime | None:
+    """The UTC creation time written into a shard's name (None for names zeb did not write)."""
+    match = _NAME_STAMP.search(name)
+    if not match:
+        return None
+    return datetime.strptime(match.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+
+
+def shard_worker(name: str) -> str | None:
+    """The worker id a shard name starts with (None for names zeb did not write)."""
+    parts = name.rsplit("-", 2)  # <worker>, <stamp>, <seq>.npz
+    return parts[0] if len(parts) == 3 and shard_time(name) is not None else None
+
+
 # -- writing --------------------------------------------------------------------------------------
 
 

@@ -70,6 +70,26 @@ def test_every_worker_setting_fits_vast_s_limits(fleet, settings):
     assert len(request.args) > 20 and max(len(v) for v in request.env.values()) <= MAX_ENV_VALUE
 
 
+def test_shards_in_object_storage_go_with_the_worker_and_its_keys_stay_hidden(fleet, settings):
+    s3 = settings.model_copy(
+        update={
+            "examples": "s3",
+            "s3_bucket": "zeb-shards",
+            "s3_endpoint": "https://s3.hf.co",
+            "s3_access_key_id": SecretStr("HFAKzebTestKeyId"),
+            "s3_secret_access_key": SecretStr("zebTestSecretDoNotPrint"),
+        }
+    )
+    request = render_launch(fleet.spec, s3, WorkerLabel.parse(ours(0)))
+    assert request.env["ZEB_EXAMPLES"] == "s3" and request.env["ZEB_S3_BUCKET"] == "zeb-shards"
+    assert request.env["AWS_SECRET_ACCESS_KEY"] == "zebTestSecretDoNotPrint"
+    shown = str(request.masked())
+    assert "zebTestSecretDoNotPrint" not in shown and "HFAKzebTestKeyId" not in shown
+    no_keys = s3.model_copy(update={"s3_secret_access_key": None})
+    with pytest.raises(FleetError, match="AWS_ACCESS_KEY_ID"):
+        render_launch(fleet.spec, no_keys, WorkerLabel.parse(ours(0)))
+
+
 def test_a_private_image_login_is_sent_and_never_shown(fleet, settings):
     private = settings.model_copy(update={"vast_image_login": SecretStr(LOGIN)})
     request = render_launch(fleet.spec, private, WorkerLabel.parse(ours(0)))
