@@ -32,6 +32,7 @@ from infra.learner.evaluation import evaluate_model
 from infra.learner.intake import ExampleIntake
 from infra.learner.local_state import LearnerLockError, LocalState
 from infra.learner.options import LearnerOptions
+from infra.learner.publisher import Publisher, Weights
 from infra.learner.stopping import StopSignal
 from infra.tracking import NullTracker, Tracker
 from zeb_core.data.train import LossWeights, SourceWeights, TrainConfig, Trainer
@@ -59,7 +60,6 @@ class Learner:
         self.tracker_factory = tracker_factory or (lambda exp: NullTracker())
         self.rng = np.random.default_rng(options.seed)
         self.stop = StopSignal()
-        self.published: dict[str, object] = {}  # cycle and revision of the last publish
 
     # -- start-up ----------------------------------------------------------------------------------
 
@@ -77,6 +77,7 @@ class Learner:
             self.experiment, self.options, self.local, self.state, self.counted_until
         )
         self.state = self.state.model_copy(update={"total_games": self.intake.total_games})
+        self.publisher = Publisher(self.experiment, retry_wait_s=self.options.poll_interval_s)
         self.tracker: Tracker = self.tracker_factory(self.experiment)
         replay = self.intake.replay
         log.info(
@@ -237,7 +238,7 @@ class Learner:
                 "step": self.state.step,
                 "updated_at": datetime.now(UTC).isoformat(),
                 "pid": os.getpid(),
-                **self.published,
+                **self.publisher.published,
                 **metrics,
                 **self.intake.status(),
             }
@@ -282,24 +283,19 @@ class Learner:
         )
 
     def _publish(self) -> None:
+        """Offer this cycle's weights to the publisher thread: training never waits for the
+        hub's commit budget or an outage (publisher.py)."""
         buf = io.BytesIO()
         torch.save(self._checkpoint().to_dict(include_extra=False), buf)
         config = self.model.config.to_checkpoint_dict()
         state = self.state.model_copy(update={"published_at": datetime.now(UTC)})
-        try:
-            revision = self.experiment.publish_weights(buf.getvalue(), config, state)
-            log.info(
-                "published weights at cycle %d (revision %s)",
-                self.state.cycle,
-                (revision or "")[:12],
-            )
-            self.published = {"published_cycle": self.state.cycle, "published_revision": revision}
-        except HubError as exc:
-            log.warning("publish failed (%s); will publish again next time", exc)
+        self.publisher.offer(Weights(buf.getvalue(), config, state))
 
     def _shutdown(self) -> None:
         """A clean stop (SIGTERM, Ctrl-C, max_cycles) saves everything; SIGKILL saves nothing,
         and a restart still loses no shard (see local_state)."""
+        if hasattr(self, "publisher"):
+            self.publisher.close()  # the newest weights go out before the learner exits
         if hasattr(self, "intake"):
             self.intake.save_snapshot_and_prune(self.state.cycle)
         if hasattr(self, "tracker"):

@@ -31,3 +31,23 @@ def test_learner_rides_out_hub_faults(fake_hf, hf_hub_factory, tmp_path):
     assert status["replay_selfplay"] == sum(shards.values())
     state = experiment.read_state()
     assert state.cycle == 3 and state.step == 12  # published despite the failed first push
+
+
+def test_training_goes_on_while_a_publish_waits_for_the_hub(fake_hf, hf_hub_factory, tmp_path):
+    """A weights-repo outage (every commit refused) stalls publishing only: the learner trains
+    its cycles, the offers coalesce, and the newest weights go out once the hub is back."""
+    hub = hf_hub_factory(fake_hf, tmp_path, retry=RetryPolicy(attempts=2, base_s=0.05, max_s=0.1))
+    experiment, _ = seed_experiment(hub, tmp_path)
+    upload_shards(experiment, [40, 40, 40])
+    fake_hf.add_fault("503", path="weights/commit", method="POST", times=10_000)
+    learner = Learner(hub, learner_options(tmp_path, max_cycles=6, poll_interval_s=0.01))
+    learner.start()
+    while learner.state.cycle < 6:
+        if learner._ready_to_train():
+            learner._train_cycle()
+    assert learner.publisher.waiting == 6  # every cycle trained; the newest waits to go out
+    assert fake_hf.count("POST", "weights/commit") > 2  # the hub refused while it trained
+    assert experiment.read_state().cycle == 0
+    fake_hf.faults.clear()  # the hub is back
+    learner._shutdown()
+    assert experiment.read_state().cycle == 6
