@@ -68,6 +68,10 @@ class CycleReporter:
         return max(self.last.get("cycle", self.start_cycle) - self.start_cycle, 0)
 
     def on_cycle(self, status: dict[str, Any]) -> None:
+        if status.get("cycle") == self.last.get("cycle"):  # the same cycle, published since
+            self.last = status
+            self._maybe_published(status)
+            return
         self.last = status
         row = self._row(status)
         self.rows.append(row)

@@ -12,7 +12,14 @@ import numpy as np
 from infra.experiment import Experiment
 from infra.hub.base import FileInfo, HubError
 from zeb_core.data.replay import ReplayBuffer
-from zeb_core.data.shards import EVAL_AUX, SELFPLAY, ShardError, shard_from_bytes, shard_time
+from zeb_core.data.shards import (
+    EVAL_AUX,
+    SELFPLAY,
+    Shard,
+    ShardError,
+    shard_from_bytes,
+    shard_time,
+)
 
 log = logging.getLogger("zeb.learner")
 SOURCES = (SELFPLAY, EVAL_AUX)
@@ -22,6 +29,19 @@ _UNSTAMPED = datetime.min.replace(tzinfo=UTC)
 def age_order(info: FileInfo) -> tuple[datetime, str]:
     """Oldest first across workers (names sort by worker first, so sort by the stamp)."""
     return (shard_time(info.name) or _UNSTAMPED, info.path)
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A shard read from the hub: parsed, or the reason it is set aside."""
+
+    path: str
+    shard: Shard | None
+    error: str
+
+    @property
+    def examples(self) -> int:
+        return 0 if self.shard is None else self.shard.meta.n_examples
 
 
 @dataclass
@@ -51,50 +71,73 @@ class Ingestor:
         self.count_after = count_after
         self.last_new_at = time.monotonic()
         self.cursor: dict | None = None  # object storage: where each worker's listing ended
+        self.fetched: set[str] = set()  # read already, applied or waiting to be
 
     def new_shards(self) -> list[FileInfo]:
         """Shards not seen yet, oldest first: by cursor in object storage (only what is new
         is listed), by one listing of the folder in a repo."""
         listing, cursor = self.experiment.list_new_examples(SOURCES, self.cursor)
-        fresh = [
-            info
-            for info in listing
-            if info.path not in self.ingested and info.path not in self.rejected
-        ]
+        known = (self.ingested, self.rejected, self.fetched)
+        fresh = [info for info in listing if not any(info.path in k for k in known)]
         self.cursor = cursor
         return sorted(fresh, key=age_order)
 
-    def ingest(self, replay: ReplayBuffer, cycle: int, rng: np.random.Generator) -> IngestReport:
-        """Every new shard, oldest first. A hub failure stops the ingest part way and the report
-        says so: what was read before it is in the replay and in the report."""
-        report = IngestReport()
+    def fetch(self, limit: int | None = None) -> tuple[list[Fetched], str]:
+        """Read and check new shards from the hub (the I/O half, safe beside training): up to
+        `limit`, oldest first, and the hub error that stopped it part way ("" if none)."""
+        out: list[Fetched] = []
         try:
-            for info in self.new_shards():
-                self._ingest_one(info, replay, cycle, rng, report)
+            for info in self.new_shards()[:limit]:
+                out.append(self._read(info))
+                self.fetched.add(info.path)
         except HubError as exc:
-            report.interrupted = str(exc)
+            return out, str(exc)
+        return out, ""
+
+    def apply(
+        self, fetched: list[Fetched], replay: ReplayBuffer, cycle: int, rng: np.random.Generator
+    ) -> IngestReport:
+        """Put fetched shards into the replay buffer (the training thread's half)."""
+        report = IngestReport()
+        for item in fetched:
+            if item.path in self.ingested or item.path in self.rejected:
+                continue
+            self._apply_one(item, replay, cycle, rng, report)
         if report.shards or report.rejected:
             self.last_new_at = time.monotonic()
         return report
 
-    def _ingest_one(
+    def ingest(self, replay: ReplayBuffer, cycle: int, rng: np.random.Generator) -> IngestReport:
+        """Fetch and apply every new shard now, oldest first. A hub failure stops the ingest
+        part way and the report says so: what was read before it is in the replay."""
+        fetched, interrupted = self.fetch()
+        report = self.apply(fetched, replay, cycle, rng)
+        report.interrupted = interrupted
+        return report
+
+    def _read(self, info: FileInfo) -> Fetched:
+        data = self.experiment.read_example(info.path)
+        try:
+            return Fetched(info.path, shard_from_bytes(data, info.path), "")
+        except ShardError as exc:
+            return Fetched(info.path, None, str(exc))
+
+    def _apply_one(
         self,
-        info: FileInfo,
+        item: Fetched,
         replay: ReplayBuffer,
         cycle: int,
         rng: np.random.Generator,
         report: IngestReport,
     ) -> None:
-        data = self.experiment.read_example(info.path)
-        try:
-            shard = shard_from_bytes(data, info.path)
-        except ShardError as exc:
-            self.rejected[info.path] = str(exc)
+        if item.shard is None:
+            self.rejected[item.path] = item.error
             report.rejected += 1
-            log.warning("set aside shard %s", exc)
+            log.warning("set aside shard %s", item.error)
             return
+        shard = item.shard
         result = replay.ingest(shard, cycle, rng)
-        self.ingested.add(info.path)
+        self.ingested.add(item.path)
         report.shards += 1
         report.examples[result.source] = report.examples.get(result.source, 0) + result.kept
         created = shard.meta.created_at

@@ -23,7 +23,8 @@ import numpy as np
 from infra.experiment import Experiment
 from infra.experiment_state import Controls, ExperimentState
 from infra.hub.base import HubError
-from infra.learner.ingest import Ingestor, IngestReport, prune
+from infra.learner.fetcher import Fetcher
+from infra.learner.ingest import Fetched, Ingestor, IngestReport, prune
 from infra.learner.local_state import Ledger, LocalState
 from infra.learner.options import LearnerOptions
 from zeb_core.data.replay import ReplayBuffer, ReplayConfig
@@ -56,6 +57,8 @@ class ExampleIntake:
         self.samples_trained = 0
         self.last_ingest: IngestReport | None = None  # the latest look at the hub's shards
         self.newest_shard_at: datetime | None = None  # creation time of the newest shard seen
+        self.fetcher: Fetcher | None = None  # reads the hub beside training once started
+        self.leftover: list[Fetched] = []  # read by a stopped fetcher, not taken yet
 
     @classmethod
     def resume(
@@ -90,9 +93,32 @@ class ExampleIntake:
 
     # -- ingest ------------------------------------------------------------------------------------
 
+    def start_fetching(self) -> None:
+        """Read the hub beside training from now on (fetcher.py): `ingest` then takes what the
+        fetcher read and never waits for the hub."""
+        backlog = max(self.options.replay_buffer_size // 2, self.options.min_buffer)
+        self.fetcher = Fetcher(
+            self.experiment, self.ingestor, self.options.poll_interval_s, backlog
+        ).start()
+
+    def stop_fetching(self) -> None:
+        """Stop reading the hub; what was read is still taken by the next `ingest`."""
+        if self.fetcher is not None:
+            self.fetcher.close()
+            self.leftover = self.fetcher.take()
+            self.fetcher = None
+
     def ingest(self, cycle: int, rng: np.random.Generator) -> int:
-        """Every new shard on the hub into the replay buffer; the self-play games it counted."""
-        report = self.ingestor.ingest(self.replay, cycle, rng)
+        """New shards into the replay buffer (what the fetcher read, or, without one, every new
+        shard on the hub now); the self-play games they counted."""
+        if self.fetcher is not None:
+            report = self.ingestor.apply(self.fetcher.take(), self.replay, cycle, rng)
+            report.interrupted = self.fetcher.trouble
+        elif self.leftover:
+            report = self.ingestor.apply(self.leftover, self.replay, cycle, rng)
+            self.leftover = []
+        else:
+            report = self.ingestor.ingest(self.replay, cycle, rng)
         if report.interrupted:  # what was read before the hub failed still counts
             log.warning("ingest interrupted by the hub (%s); will retry", report.interrupted)
         self.last_ingest = report
@@ -168,8 +194,12 @@ class ExampleIntake:
             self.saved_shards = set(ledger.ingested) | set(ledger.rejected)
         else:  # nothing survives a restart anyway: every ingested shard may go
             self.saved_shards = set(self.ingestor.ingested) | set(self.ingestor.rejected)
+        keep = self.options.keep_example_files
+        if self.fetcher is not None:  # hub I/O: beside training
+            self.fetcher.prune_later(self.saved_shards, keep, self.pruned)
+            return
         try:
-            prune(self.experiment, self.saved_shards, self.options.keep_example_files, self.pruned)
+            prune(self.experiment, self.saved_shards, keep, self.pruned)
         except HubError as exc:
             log.warning("pruning failed (%s); will try again", exc)
 

@@ -60,6 +60,7 @@ class Learner:
         self.tracker_factory = tracker_factory or (lambda exp: NullTracker())
         self.rng = np.random.default_rng(options.seed)
         self.stop = StopSignal()
+        self.last_status: dict[str, object] = {}  # what the last cycle wrote to status.json
 
     # -- start-up ----------------------------------------------------------------------------------
 
@@ -151,6 +152,8 @@ class Learner:
             raise
         self.stop.install_handlers()
         self.stop.watch_parent(self.parent_pid)
+        self._ingest()  # what the hub holds now feeds the first cycle
+        self.intake.start_fetching()  # from here on, training never waits for a hub read
         cycles_run = 0
         started = time.monotonic()
         try:
@@ -174,10 +177,8 @@ class Learner:
         return self.intake.ready()
 
     def _apply_controls(self) -> None:
-        try:
-            hub_state = self.experiment.read_state()
-        except HubError as exc:
-            log.warning("could not read the live controls (%s); keeping the current ones", exc)
+        hub_state = self._live_state()
+        if hub_state is None:
             return
         controls = hub_state.controls
         self.state = self.state.model_copy(
@@ -192,6 +193,16 @@ class Learner:
                 belief=controls.eval_aux_belief_weight,
             ),
         )
+
+    def _live_state(self) -> ExperimentState | None:
+        """The newest state: what the fetcher read last, or (before it runs) the hub's now."""
+        if self.intake.fetcher is not None:
+            return self.intake.fetcher.state
+        try:
+            return self.experiment.read_state()
+        except HubError as exc:
+            log.warning("could not read the live controls (%s); keeping the current ones", exc)
+            return None
 
     def _ingest(self) -> None:
         if self.intake.ingest(self.state.cycle, self.rng):
@@ -232,17 +243,16 @@ class Learner:
             )
         metrics |= _control_metrics(controls)
         self.tracker.log(metrics, step=cycle)
-        self.local.write_status(
-            {
-                "cycle": cycle,
-                "step": self.state.step,
-                "updated_at": datetime.now(UTC).isoformat(),
-                "pid": os.getpid(),
-                **self.publisher.published,
-                **metrics,
-                **self.intake.status(),
-            }
-        )
+        self.last_status = {
+            "cycle": cycle,
+            "step": self.state.step,
+            "updated_at": datetime.now(UTC).isoformat(),
+            "pid": os.getpid(),
+            **self.publisher.published,
+            **metrics,
+            **self.intake.status(),
+        }
+        self.local.write_status(self.last_status)
         log.info(
             "cycle %d: %d steps in %.1fs (%.1f steps/s), loss %.4f, mix %.3f",
             cycle,
@@ -294,8 +304,13 @@ class Learner:
     def _shutdown(self) -> None:
         """A clean stop (SIGTERM, Ctrl-C, max_cycles) saves everything; SIGKILL saves nothing,
         and a restart still loses no shard (see local_state)."""
+        if hasattr(self, "intake"):
+            self.intake.stop_fetching()
+            self._ingest()  # what the fetcher read goes into the snapshot, not lost
         if hasattr(self, "publisher"):
             self.publisher.close()  # the newest weights go out before the learner exits
+            if self.last_status:  # and the status says so
+                self.local.write_status(self.last_status | self.publisher.published)
         if hasattr(self, "intake"):
             self.intake.save_snapshot_and_prune(self.state.cycle)
         if hasattr(self, "tracker"):

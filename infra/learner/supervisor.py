@@ -85,12 +85,14 @@ def _follow(
     on_cycle: Callable[[dict[str, Any]], None],
     poll_s: float,
 ) -> None:
-    last_cycle = None
+    last = None
     while True:
         done = proc.poll() is not None
         status = read_status(status_path, since=started)
-        if status is not None and status.get("cycle") != last_cycle:
-            last_cycle = status.get("cycle")
+        # a new cycle, or weights published since (publishes go out beside training)
+        seen = None if status is None else (status.get("cycle"), status.get("published_cycle"))
+        if status is not None and seen != last:
+            last = seen
             on_cycle(status)
         if done:
             return

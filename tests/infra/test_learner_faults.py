@@ -4,6 +4,7 @@ and timeouts at start-up and mid-run, and loses no shard."""
 from __future__ import annotations
 
 import json
+import time
 
 from infra.hub.retry import RetryPolicy
 from infra.learner.service import Learner
@@ -51,3 +52,30 @@ def test_training_goes_on_while_a_publish_waits_for_the_hub(fake_hf, hf_hub_fact
     fake_hf.faults.clear()  # the hub is back
     learner._shutdown()
     assert experiment.read_state().cycle == 6
+
+
+def test_training_goes_on_through_a_hub_outage(fake_hf, hf_hub_factory, tmp_path):
+    """Every hub request fails for a while: the learner trains on what it holds (its reads and
+    publishes wait in their threads), then takes new shards once the hub is back."""
+    hub = hf_hub_factory(fake_hf, tmp_path, retry=RetryPolicy(attempts=2, base_s=0.1, max_s=0.2))
+    experiment, _ = seed_experiment(hub, tmp_path)
+    upload_shards(experiment, [80, 80])
+    learner = Learner(hub, learner_options(tmp_path, max_cycles=None, poll_interval_s=0.05))
+    learner.start()
+    learner._ingest()
+    learner.intake.start_fetching()
+    fake_hf.add_fault("503", times=10**6)  # the hub is down, every request
+    before, started = learner.state.cycle, time.monotonic()
+    while time.monotonic() - started < 2.0:
+        if learner._ready_to_train():
+            learner._train_cycle()
+    assert learner.state.cycle >= before + 3  # trained through the outage
+    assert learner.intake.fetcher.trouble  # and knew about it
+    fake_hf.faults.clear()  # the hub is back
+    late = upload_shards(experiment, [40], first_seq=50)
+    deadline = time.monotonic() + 10
+    while not set(late) <= learner.intake.ingestor.ingested and time.monotonic() < deadline:
+        learner._ready_to_train()
+    assert set(late) <= learner.intake.ingestor.ingested
+    learner._shutdown()
+    assert experiment.read_state().cycle == learner.state.cycle

@@ -1,0 +1,96 @@
+"""The learner's reads from the hub, beside training: new shards, the live controls, and the
+pruning of old shards.
+
+Every hub call can wait (a 429's reset, an outage, a slow listing), and training must not wait
+with it. This thread lists and reads new shards (`Ingestor.fetch`) and the experiment's state,
+and hands them over; the training thread takes what is ready between cycles (`take`) without
+ever calling the hub. It stops fetching while the shards it holds exceed `max_backlog` examples:
+what the learner cannot use yet stays on the hub, read later, never dropped and never read twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from infra.experiment import Experiment
+from infra.experiment_state import ExperimentState
+from infra.hub.base import HubError
+from infra.learner.ingest import Fetched, Ingestor, prune
+
+log = logging.getLogger("zeb.learner")
+SHARDS_PER_ROUND = 64  # a round hands over what it read at least this often
+
+
+class Fetcher:
+    def __init__(
+        self, experiment: Experiment, ingestor: Ingestor, poll_s: float, max_backlog: int
+    ) -> None:
+        self.experiment, self.ingestor = experiment, ingestor
+        self.poll_s, self.max_backlog = poll_s, max_backlog
+        self._ready: list[Fetched] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.state: ExperimentState | None = None  # the newest state read (live controls)
+        self.trouble = ""  # the last hub error, "" once a round went through
+        self._prune: tuple[set[str], int, set[str]] | None = None  # (saved, keep, pruned)
+        self._thread = threading.Thread(target=self._run, name="fetcher", daemon=True)
+
+    def start(self) -> Fetcher:
+        self._thread.start()
+        return self
+
+    def take(self) -> list[Fetched]:
+        """Everything read since the last call (never blocks)."""
+        with self._lock:
+            ready, self._ready = self._ready, []
+        return ready
+
+    @property
+    def backlog(self) -> int:
+        """Examples read and not taken yet."""
+        with self._lock:
+            return sum(item.examples for item in self._ready)
+
+    def prune_later(self, saved: set[str], keep: int, pruned: set[str]) -> None:
+        """Prune the hub's old shards in this thread (the newest request wins)."""
+        with self._lock:
+            self._prune = (set(saved), keep, pruned)
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._read_state()
+            self._prune_if_asked()
+            more = self.backlog < self.max_backlog and self._read_shards()
+            if not more:
+                self._stop.wait(self.poll_s)
+
+    def _read_state(self) -> None:
+        try:
+            self.state = self.experiment.read_state()
+        except HubError as exc:
+            self.trouble = str(exc)
+
+    def _prune_if_asked(self) -> None:
+        with self._lock:
+            request, self._prune = self._prune, None
+        if request is None:
+            return
+        try:
+            prune(self.experiment, *request)
+        except HubError as exc:
+            log.warning("pruning failed (%s); will try again", exc)
+
+    def _read_shards(self) -> bool:
+        """One round of new shards; True when there may be more right away."""
+        fetched, trouble = self.ingestor.fetch(limit=SHARDS_PER_ROUND)
+        with self._lock:
+            self._ready += fetched
+        self.trouble = trouble
+        if trouble:
+            log.warning("reading shards interrupted by the hub (%s); will retry", trouble)
+        return len(fetched) == SHARDS_PER_ROUND and not trouble
