@@ -114,8 +114,13 @@ class Experiment:
         )
 
     def weights_revision(self) -> str | None:
-        """The revision that last wrote the checkpoint: cheap to poll for new weights."""
+        """The revision that last wrote the checkpoint."""
         return self.hub.revision("weights", self.checkpoint_file)
+
+    def weights_fingerprint(self) -> str | None:
+        """Changes whenever the checkpoint does, by the hub's cheapest request: what workers
+        poll (a Hugging Face ETag is one resolver request, the cheapest bucket of its limits)."""
+        return self.hub.fingerprint("weights", self.checkpoint_file)
 
     def seed(
         self,

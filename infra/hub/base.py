@@ -81,6 +81,12 @@ class Hub(Protocol):
         """Where the hub lives, for humans (`local:/path` or `hf:user/weights,user/examples`)."""
         ...
 
+    @property
+    def weights_poll_s(self) -> float:
+        """How often a worker should look for new weights by default: 0 (before every batch)
+        where a look costs nothing, longer where every look counts against a rate limit."""
+        ...
+
     def head(self, repo: Repo) -> str | None:
         """The current revision of `repo`, or None while it has no commit."""
         ...
@@ -99,6 +105,11 @@ class Hub(Protocol):
 
     def revision(self, repo: Repo, path: str) -> str | None:
         """The revision of the commit that last wrote `path` at head, or None if it is absent."""
+        ...
+
+    def fingerprint(self, repo: Repo, path: str) -> str | None:
+        """Something that changes whenever `path` changes (an ETag, a revision), by the
+        cheapest request the hub has; None if the file is absent."""
         ...
 
     def commit(

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import httpx2
-from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
+from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, hf_hub_url
 from huggingface_hub.errors import HfHubHTTPError, RemoteEntryNotFoundError
 from huggingface_hub.hf_api import RepoFile
 from huggingface_hub.utils import disable_progress_bars, set_client_factory
@@ -159,6 +159,12 @@ class HfHub:
         w, e = self._repos["weights"], self._repos["examples"]
         return f"hf:{w[0]},{e[0]} at {self._api.endpoint}"
 
+    @property
+    def weights_poll_s(self) -> float:
+        # 200 workers at one look a minute spend 1,000 of a free account's 5,000 resolver
+        # requests per 5 minutes (infra.hub.limits), leaving room for the weights downloads.
+        return 60.0
+
     # -- reading ---------------------------------------------------------------------------------
 
     def head(self, repo: Repo) -> str | None:
@@ -197,6 +203,23 @@ class HfHub:
             return sorted((FileInfo(f.path, f.size) for f in files), key=lambda f: f.path)
 
         return self._call(f"list {repo_id}/{folder}", attempt)
+
+    def fingerprint(self, repo: Repo, path: str) -> str | None:
+        """The file's ETag at the branch head: one HEAD on its /resolve/ URL, which counts in
+        the Resolvers bucket of Hugging Face's limits (5,000 per 5 minutes on a free account,
+        against 1,000 Hub API calls: infra.hub.limits)."""
+        repo_id, repo_type = self._ensure(repo)
+        check_path(path)
+        url = hf_hub_url(repo_id, path, repo_type=repo_type, endpoint=self._api.endpoint)
+
+        def attempt() -> str | None:
+            try:
+                meta = self._api.get_hf_file_metadata(url=url, timeout=self._timeout_s)
+            except RemoteEntryNotFoundError:
+                return None
+            return meta.etag or meta.commit_hash
+
+        return self._call(f"fingerprint {repo_id}/{path}", attempt)
 
     def revision(self, repo: Repo, path: str) -> str | None:
         repo_id, repo_type = self._ensure(repo)

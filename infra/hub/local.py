@@ -52,6 +52,10 @@ class LocalHub:
     def description(self) -> str:
         return f"local:{self.root}"
 
+    @property
+    def weights_poll_s(self) -> float:
+        return 0.0  # a file read
+
     # -- reading ---------------------------------------------------------------------------------
 
     def head(self, repo: Repo) -> str | None:
@@ -85,6 +89,9 @@ class LocalHub:
         return None if entry is None else entry["revision"]
 
     # -- writing ---------------------------------------------------------------------------------
+
+    def fingerprint(self, repo: Repo, path: str) -> str | None:
+        return self.revision(repo, path)  # a local read: as cheap as anything
 
     def commit(
         self,

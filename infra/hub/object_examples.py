@@ -30,6 +30,10 @@ class ObjectExamplesHub:
     def description(self) -> str:
         return f"{self.weights.description}; examples {self.examples.description}"
 
+    @property
+    def weights_poll_s(self) -> float:
+        return self.weights.weights_poll_s
+
     def head(self, repo: Repo) -> str | None:
         return self.weights.head(repo) if repo == "weights" else None
 
@@ -59,6 +63,11 @@ class ObjectExamplesHub:
 
     def revision(self, repo: Repo, path: str) -> str | None:
         return self.weights.revision(repo, path) if repo == "weights" else None
+
+    def fingerprint(self, repo: Repo, path: str) -> str | None:
+        if repo == "weights":
+            return self.weights.fingerprint(repo, path)
+        raise HubError("examples in object storage are not followed by fingerprint")
 
     def commit(
         self,

@@ -1,7 +1,10 @@
 """A worker's heartbeat: a small JSON file beside its spool, and the same line in its log.
 
-    <spool>/<EXP>/<worker_id>/heartbeat.json      (format `zeb-heartbeat-1`, written atomically)
-    log line: `heartbeat {"format": "zeb-heartbeat-1", ...}`
+    <spool>/<EXP>/<worker_id>/heartbeat.json      (format `zeb-heartbeat-2`, written atomically)
+    log line: `heartbeat {"format": "zeb-heartbeat-2", ...}`
+
+Format 2 added `spooled` (shards waiting for their upload, games a replaced worker may lose);
+format 1 lines still read.
 
 Fleets read whichever they can reach: LocalFleet the file, VastFleet the provider's logs (the
 worker runs under `exec`, so its output is the container's). Liveness never rests on one view:
@@ -20,7 +23,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from zeb_core.atomic_files import atomic_write_bytes
 
-HEARTBEAT_FORMAT = "zeb-heartbeat-1"
+HEARTBEAT_FORMAT = "zeb-heartbeat-2"
 HEARTBEAT_FILE = "heartbeat.json"
 LOG_PREFIX = "heartbeat "
 log = logging.getLogger("zeb.worker")
@@ -33,7 +36,7 @@ WorkerPhase = Literal["starting", "waiting", "playing", "stopped", "error"]
 class Heartbeat(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    format: Literal["zeb-heartbeat-1"] = HEARTBEAT_FORMAT
+    format: Literal["zeb-heartbeat-1", "zeb-heartbeat-2"] = HEARTBEAT_FORMAT
     worker_id: str
     pid: int
     phase: WorkerPhase
@@ -45,7 +48,9 @@ class Heartbeat(BaseModel):
     model_cycle: int | None = None  # learner cycle of the weights in use
     last_batch_at: AwareDatetime | None = None
     device: str = ""
-    message: str = ""  # the error that stopped it (phase `error`)
+    message: str = ""  # the error that stopped it (phase `error`), or what the hub is doing
+    spooled: int = Field(0, ge=0)  # shards written and not uploaded yet
+    spooled_games: int = Field(0, ge=0)  # the games in them
 
     def line(self) -> str:
         return LOG_PREFIX + self.model_dump_json()

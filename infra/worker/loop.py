@@ -1,12 +1,14 @@
 """The worker loop shared by self-play and eval-aux workers.
 
-    pull the newest weights (checking the hub every N batches)
     play a batch of games with the current weights
-    every upload interval (and whenever the weights change): one shard, one hub commit
+    take new weights when the hub link found some (it looks every `weights_check_s`)
+    every upload interval, or once `upload_max_mb` of examples wait, or when the weights change:
+    one shard into the spool, uploaded by the hub link (one commit for the whole spool)
 
 A shard holds the examples of one model snapshot only, so its `model_cycle`, `model_step` and
-`weights_revision` describe every example in it. Hub trouble never kills a worker: a failed weights
-check keeps the current weights, a failed upload stays in the spool for the next interval.
+`weights_revision` describe every example in it. Hub trouble never stops play: the hub link
+(`hub_link.py`) talks to the hub beside the play loop, so a 429 storm or an outage only makes the
+spool grow (the heartbeat says how much, and why), and batches keep coming for the health pass.
 
 Stopping loses no game: SIGTERM or Ctrl-C interrupts the batch at the next network call (games
 still in progress were not played to the end and are dropped), the games completed so far are
@@ -31,10 +33,11 @@ import numpy as np
 from infra.experiment import Experiment, WeightsSnapshot
 from infra.hub.base import Hub, HubAuthError, HubError, HubNotFoundError
 from infra.worker.heartbeat import Heartbeat, write_heartbeat
+from infra.worker.hub_link import HubLink
 from infra.worker.options import WorkerOptions
 from infra.worker.spool import Spool
 from infra.worker.stopping import InterruptibleEvaluator, StopFlag, StopRequested
-from zeb_core.data.examples import Examples
+from zeb_core.data.examples import Examples, bytes_per_example
 from zeb_core.data.shards import ShardMeta, shard_name
 from zeb_core.network.checkpoint import checkpoint_from_dict
 from zeb_core.network.evaluator import ModelEvaluator
@@ -71,15 +74,22 @@ class WeightsFollower:
         self.device = device
         self.snapshot: WeightsSnapshot | None = None
         self.evaluator: ModelEvaluator | None = None
+        self.fingerprint: str | None = None  # of the weights in use, as the hub gave it
 
     def refresh(self) -> bool:
         """Pull the weights if the hub has newer ones; True when they changed."""
+        fingerprint = self.experiment.weights_fingerprint()  # before the pull: never too new
         revision = self.experiment.weights_revision()
         if revision is None:
             raise WorkerError(f"{self.experiment.name} has no weights on the hub")
         if self.snapshot is not None and revision == self.snapshot.revision:
             return False
-        snapshot = self.experiment.pull_weights(revision)
+        self.adopt(self.experiment.pull_weights(revision))
+        self.fingerprint = fingerprint
+        return True
+
+    def adopt(self, snapshot: WeightsSnapshot) -> None:
+        """Play with these weights from now on."""
         ckpt = checkpoint_from_dict(snapshot.load_checkpoint(), snapshot.checkpoint_path.name)
         self.evaluator = ModelEvaluator(ckpt.build_model(), self.device)
         self.snapshot = snapshot
@@ -89,7 +99,6 @@ class WeightsFollower:
             snapshot.state.step,
             snapshot.revision[:12],
         )
-        return True
 
 
 class Worker:
@@ -102,6 +111,9 @@ class Worker:
         self.follower = WeightsFollower(self.experiment, options.play.device)
         self.stop = StopFlag()
         self.pending: list[Produced] = []
+        self.link: HubLink | None = None  # started once the first weights are in
+        check_s = options.play.weights_check_s
+        self.weights_check_s = self.experiment.hub.weights_poll_s if check_s is None else check_s
         self.seq = 0
         now = datetime.now(UTC)
         self.beat = Heartbeat(
@@ -131,20 +143,20 @@ class Worker:
             self._play()
         except BaseException as exc:
             self._spool_pending()
+            self._close_link()
             self._heartbeat(phase="error", message=f"{type(exc).__name__}: {exc}"[:500])
             raise
         self._spool_pending()
-        self._upload()
+        self._close_link()  # one last upload of the spool
         self._heartbeat(phase="stopped")
         if self.stop.signal is not None:
             log.info("stopped by signal %d after %d batches", self.stop.signal, self.batches)
 
     def _play(self) -> None:
         rng = np.random.default_rng(self.options.seed)
-        last_upload = time.monotonic()
+        last_spool = time.monotonic()
         while not self._done():
-            if self.batches % self.options.check_weights_every == 0:
-                self._check_weights()
+            self._take_new_weights()
             started = time.perf_counter()
             try:
                 produced = self.producer.produce(self._evaluator(), rng)
@@ -153,10 +165,31 @@ class Worker:
             if produced.n_games:
                 self.pending.append(produced)
                 self._count(produced, time.perf_counter() - started)
-            if time.monotonic() - last_upload >= self.options.play.upload_interval_s:
+            if self._spool_due(last_spool):
                 self._spool_pending()
-                self._upload()
-                last_upload = time.monotonic()
+                self.link.upload_soon()
+                last_spool = time.monotonic()
+
+    def _spool_due(self, last_spool: float) -> bool:
+        """The upload interval passed, or enough examples wait: by time or size, first wins."""
+        play = self.options.play
+        waiting = sum(len(p.examples) for p in self.pending) * bytes_per_example()
+        return (
+            time.monotonic() - last_spool >= play.upload_interval_s
+            or waiting >= play.upload_max_mb * 2**20
+        )
+
+    def _take_new_weights(self) -> None:
+        if self.weights_check_s == 0:
+            self.link.check_weights()  # before every batch
+        snapshot = self.link.take_weights()
+        if snapshot is None:
+            return
+        before = self.follower.snapshot
+        self.follower.adopt(snapshot)
+        if self.pending:
+            self._spool_pending(before)  # the older model's games make their own shard
+            self.link.upload_soon()
 
     def _done(self) -> bool:
         limit = self.options.max_batches
@@ -186,6 +219,10 @@ class Worker:
     def _heartbeat(self, **changes) -> None:
         if self.follower.snapshot is not None:
             changes.setdefault("model_cycle", self.follower.snapshot.state.cycle)
+        if self.link is not None:
+            changes.setdefault("message", self.link.trouble)
+        spooled = self.spool.pending()
+        changes |= {"spooled": len(spooled), "spooled_games": self.spool.games(spooled)}
         self.beat = self.beat.with_(**changes)
         write_heartbeat(self.spool.folder, self.beat)
 
@@ -206,20 +243,25 @@ class Worker:
                 log.warning("hub unavailable at start-up (%s); retrying", exc)
                 self._heartbeat(phase="waiting", message=str(exc)[:200])
                 self.stop.wait(self.options.retry_wait_s * (0.5 + random.random()))
+        self.link = HubLink(
+            self.experiment,
+            self.spool,
+            self.producer.source,
+            self.options.play.upload_interval_s,
+            self.weights_check_s,
+            self.options.retry_wait_s,
+            fingerprint=self.follower.fingerprint,
+        ).start()
         leftovers = self.spool.pending()
         if leftovers:
             log.info("uploading %d shard(s) left in the spool by an earlier run", len(leftovers))
-            self._upload()
+            self.link.upload_soon()
 
-    def _check_weights(self) -> None:
-        before = self.follower.snapshot
-        try:
-            changed = self.follower.refresh()
-        except HubError as exc:
-            log.warning("could not check for new weights (%s); keeping the current ones", exc)
-            return
-        if changed and self.pending:
-            self._spool_pending(before)  # the older model's games make their own shard
+    def _close_link(self) -> None:
+        if self.link is not None:
+            self.link.close()
+        elif self.spool.pending() and self.follower.snapshot is not None:
+            HubLink(self.experiment, self.spool, self.producer.source, 0, 0, 0, None).upload()
 
     def _spool_pending(self, snapshot: WeightsSnapshot | None = None) -> None:
         if not self.pending:
@@ -245,16 +287,3 @@ class Worker:
         self.seq += 1
         self.spool.put(shard_name(self.options.worker_id, now, self.seq), examples, meta)
         self.pending = []
-
-    def _upload(self) -> None:
-        """One commit for everything in the spool; on failure it stays for the next try."""
-        paths = self.spool.pending()
-        if not paths:
-            return
-        try:
-            self.experiment.upload_examples(self.producer.source, {p.name: p for p in paths})
-        except HubError as exc:
-            log.warning("upload of %d shard(s) failed (%s); kept for the next try", len(paths), exc)
-            return
-        self.spool.remove(paths)
-        log.info("uploaded %d shard(s): %s", len(paths), ", ".join(p.name for p in paths))

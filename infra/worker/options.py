@@ -73,7 +73,16 @@ class WorkerSettings(_Strict):
     upload_interval_s: float = Field(
         DEFAULT_UPLOAD_INTERVAL_S,
         ge=0,
-        description="Seconds between uploads (one shard, one commit)",
+        description="Seconds between uploads at most (one commit for what is spooled)",
+    )
+    upload_max_mb: float = Field(
+        32.0, gt=0, description="Upload as soon as this many MB of examples wait"
+    )
+    weights_check_s: float | None = Field(
+        None,
+        ge=0,
+        description="Seconds between looks for new weights, 0: before every batch (default: "
+        "0 on a local hub, 60 on Hugging Face, where each look is one request of a quota)",
     )
     device: str = Field("auto", description="auto (CUDA when present), cpu or cuda")
 
@@ -107,7 +116,6 @@ class WorkerOptions(_Strict):
     experiment: str
     worker_id: str = Field(pattern=WORKER_ID_PATTERN)
     seed: int | None = Field(None, description="Seed (default: fresh entropy; workers must differ)")
-    check_weights_every: int = Field(1, ge=1, description="Batches between looks for new weights")
     spool_dir: Path | None = Field(
         None, description="Folder for shards awaiting upload (default $ZEB_HOME/spool)"
     )

@@ -13,16 +13,30 @@ from pathlib import Path
 
 from zeb_core.atomic_files import atomic_write_bytes
 from zeb_core.data.examples import Examples
-from zeb_core.data.shards import SHARD_SUFFIX, ShardMeta, shard_to_bytes
+from zeb_core.data.shards import SHARD_SUFFIX, ShardError, ShardMeta, read_shard, shard_to_bytes
 
 
 class Spool:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.folder.mkdir(parents=True, exist_ok=True)
+        self._games: dict[str, int] = {}  # shard name -> its games, read once per shard
 
     def put(self, name: str, examples: Examples, meta: ShardMeta) -> Path:
+        self._games[name] = meta.n_games
         return atomic_write_bytes(self.folder / name, shard_to_bytes(examples, meta))
+
+    def games(self, paths: list[Path]) -> int:
+        """The games in these spooled shards (what a worker destroyed now would lose)."""
+        total = 0
+        for path in paths:
+            if path.name not in self._games:  # left by an earlier run: read it once
+                try:
+                    self._games[path.name] = read_shard(path).meta.n_games
+                except (OSError, ShardError):
+                    self._games[path.name] = 0
+            total += self._games[path.name]
+        return total
 
     def pending(self) -> list[Path]:
         """Shards waiting for upload, oldest first (names sort by time)."""
@@ -31,3 +45,4 @@ class Spool:
     def remove(self, paths: list[Path]) -> None:
         for path in paths:
             path.unlink(missing_ok=True)
+            self._games.pop(path.name, None)

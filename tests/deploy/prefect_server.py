@@ -44,6 +44,20 @@ class PrefectServer:
         assert done.returncode == 0, f"prefect {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
         return done
 
+    def cancel(self, run_id: str) -> None:
+        """Cancel a run through the CLI; a run that reached a terminal state between the listing
+        and the cancel (a concurrency-limited run the server cancelled itself) is fine."""
+        done = subprocess.run(
+            [*PREFECT, "--no-prompt", "flow-run", "cancel", run_id],
+            env=self.env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        settled = "already in terminal state" in done.stdout + done.stderr
+        assert done.returncode == 0 or settled, f"cancel {run_id}:\n{done.stdout}\n{done.stderr}"
+
     def post(self, path: str, body: dict) -> list | dict:
         response = httpx.post(f"{self.url}{path}", json=body, timeout=30)
         response.raise_for_status()

@@ -219,7 +219,7 @@ def _ladder_follows_the_weights(server, worker) -> None:
     assert _run(server, run["id"])["name"] == f"{EXP}-ladder"
     for other in server.flow_runs("evaluate/ladder"):
         if other["state"]["type"] in ("RUNNING", "PENDING", "SCHEDULED"):
-            server.prefect("flow-run", "cancel", other["id"])
+            server.cancel(other["id"])
     for other in server.flow_runs("evaluate/ladder"):
         wait_until(
             lambda other=other: server.state_of(other["id"]) in ("CANCELLED", "COMPLETED"),

@@ -180,3 +180,18 @@ def test_preupload_fault_is_survived(hf_hub, fake_hf: FakeHfServer) -> None:
     fake_hf.add_fault("500", path="/preupload/")
     rev = hf_hub.commit("weights", {"e.pt": b"w"})
     assert fake_hf.commits("zeb-test/weights")[-1].oid == rev
+
+
+def test_fingerprint_is_one_resolver_request_and_follows_the_file(hf_hub, fake_hf) -> None:
+    """Workers poll for new weights with this: a HEAD on /resolve/ (HF's Resolvers bucket,
+    five times the API bucket), no Hub API call."""
+    assert hf_hub.fingerprint("weights", "e.pt") is None
+    hf_hub.commit("weights", {"e.pt": b"one"})
+    first = hf_hub.fingerprint("weights", "e.pt")
+    api_calls, resolves = fake_hf.count("GET", "/api/"), fake_hf.count("HEAD", "/resolve/")
+    assert hf_hub.fingerprint("weights", "e.pt") == first
+    assert fake_hf.count("HEAD", "/resolve/") == resolves + 1
+    assert fake_hf.count("GET", "/api/") == api_calls
+    hf_hub.commit("weights", {"e.pt": b"two"})
+    assert hf_hub.fingerprint("weights", "e.pt") not in (None, first)
+    assert hf_hub.weights_poll_s > 0  # every look counts against a quota

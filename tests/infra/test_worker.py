@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+import time
 
 import numpy as np
 import pytest
 import torch
 
+from infra.hub.retry import RetryPolicy
 from infra.worker.evalaux import EvalAuxProducer
+from infra.worker.heartbeat import read_heartbeat
 from infra.worker.loop import Produced, Worker, WorkerError
 from infra.worker.options import WorkerOptions, WorkerSettings
 from tests.infra.learner_helpers import seed_experiment, shard_bytes
@@ -41,7 +44,7 @@ def _options(tmp_path, upload_interval_s: float = 0, **kw) -> WorkerOptions:
         spool_dir=tmp_path / "spool",
         max_batches=2,
         retry_wait_s=0.01,
-        play=WorkerSettings(device="cpu", upload_interval_s=upload_interval_s),
+        play=WorkerSettings(device="cpu", upload_interval_s=upload_interval_s, weights_check_s=0),
     )
     values.update(kw)
     return WorkerOptions(**values)
@@ -99,8 +102,6 @@ def test_unknown_experiment_is_a_one_line_error(local_hub, tmp_path):
 
 
 def test_worker_rides_out_hub_faults(fake_hf, hf_hub_factory, tmp_path):
-    from infra.hub.retry import RetryPolicy
-
     hub = hf_hub_factory(fake_hf, tmp_path, retry=RetryPolicy(attempts=3, base_s=0.001, max_s=0.01))
     experiment, _ = seed_experiment(hub, tmp_path)
     # Start-up: the first look at the hub meets a 429 and a 503; the client retries them.
@@ -114,3 +115,40 @@ def test_worker_rides_out_hub_faults(fake_hf, hf_hub_factory, tmp_path):
     assert len(shards) == 3 and sum(s.meta.n_games for s in shards) == 6
     assert fake_hf.count("POST", "examples/commit") >= 5  # the failed tries happened
     assert all(f.times == 0 for f in fake_hf.faults)  # every injected fault was met
+
+
+def test_worker_plays_on_through_an_upload_storm(fake_hf, hf_hub_factory, tmp_path):
+    """Every commit meets a 429 for a while: play goes on (the hub link uploads beside it), the
+    heartbeat says how many games wait and why, and once the storm ends every game lands once."""
+    hub = hf_hub_factory(fake_hf, tmp_path, retry=RetryPolicy(attempts=2, base_s=0.001, max_s=0.01))
+    experiment, _ = seed_experiment(hub, tmp_path)
+    fake_hf.add_fault("429", path="examples/(commit|preupload)", times=10**6, delay_s=0)
+    spool = tmp_path / "spool" / "exp" / "w1"
+    seen = {}
+
+    def storm_met():  # before batch 4: the link says it is held up
+        wait_until(lambda: worker.link.trouble)
+
+    def storm_ends():  # before batch 6: the heartbeat of batch 5 shows the waiting games
+        seen["beat"] = read_heartbeat(spool)
+        with fake_hf.lock:
+            fake_hf.faults.clear()
+
+    worker = Worker(
+        hub, _options(tmp_path, max_batches=8), FakeProducer({4: storm_met, 6: storm_ends})
+    )
+    worker.run()
+    beat = seen["beat"]
+    assert beat.batches == 5 and beat.spooled >= 1 and beat.spooled_games >= 2
+    assert "waits on the hub" in beat.message
+    shards = _shards(experiment)
+    assert sum(s.meta.n_games for s in shards) == 16
+    assert len({s.meta.created_at for s in shards}) == len(shards)
+    assert not list(spool.glob("*.npz")) and read_heartbeat(spool).spooled == 0
+
+
+def wait_until(condition, timeout_s: float = 30.0) -> None:
+    end = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.05)
