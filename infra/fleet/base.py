@@ -228,6 +228,9 @@ class Fleet(Protocol):
     """A fleet of one experiment's workers of one role, on one provider."""
 
     spec: FleetSpec
+    # Whether stopping a worker destroys its spool with its machine (Vast: the instance and its
+    # disk go; local: the spool folder stays and the next worker of the label uploads it).
+    destroys_spool: bool
 
     def status(self) -> list[WorkerRecord]:
         """Every worker of this fleet (and nothing else), sorted by label."""

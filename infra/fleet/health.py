@@ -40,6 +40,7 @@ class Verdict:
     progress_age_s: float | None  # seconds since its last progress, None before the first
     trial: bool = False
     action: str = ""
+    lost_games: int = 0  # spooled games its machine takes with it when this pass destroys it
 
 
 @dataclass
@@ -98,6 +99,18 @@ class _Pass:
             at=self.now,
             dry_run=dry_run,
         )
+
+    def stop_worker(self, what: str, record: WorkerRecord, verdict: Verdict, fn, *args) -> bool:
+        """Stop or replace one worker, counting the games its spool loses with its machine."""
+        lost = _spooled_games(record) if self.fleet.destroys_spool else 0
+        if lost:
+            what += f"; its {lost} spooled game(s) are lost with the machine"
+        done = self.act(what, fn, *args)
+        if done and lost:
+            verdict.lost_games = lost
+            if not self.dry_run:
+                self.memory.lost_games += lost
+        return done
 
     def act(self, what: str, fn, *args) -> bool:
         """Do (or, dry, only report) one action; False when it failed or the budget is spent."""
@@ -205,8 +218,10 @@ def _stop_duplicates(run: _Pass, records: list[WorkerRecord], verdicts: dict[int
         keep = max(same, key=lambda r: _keep_rank(r, verdicts[id(r)]))
         for record in same:
             if record is not keep:
-                verdicts[id(record)].action = "stop"
-                run.act(f"stop duplicate {label} ({record.provider_id})", run.fleet.stop, record)
+                verdict = verdicts[id(record)]
+                verdict.action = "stop"
+                what = f"stop duplicate {label} ({record.provider_id})"
+                run.stop_worker(what, record, verdict, run.fleet.stop, record)
 
 
 def _keep_rank(record: WorkerRecord, verdict: Verdict) -> tuple:
@@ -225,13 +240,15 @@ def _resolve_trials(run: _Pass, records: list[WorkerRecord], verdicts: dict[int,
             worst = [r for r in _live(records, verdicts) if r.label == trial.replaces]
             for old in worst:
                 verdicts[id(old)].action = "stop"
-                run.act(f"stop {old.label}: trial {record.label} produces", run.fleet.stop, old)
+                what = f"stop {old.label}: trial {record.label} produces"
+                run.stop_worker(what, old, verdicts[id(old)], run.fleet.stop, old)
             run.memory.trials.pop(record.label, None)
             verdict.trial = False  # from now on a regular worker of the fleet
         elif verdict.health in BROKEN:
             verdict.action = "stop"
             run.memory.strike(record.machine if run.fleet.spec.provider != "local" else None)
-            run.act(f"stop failed trial {record.label}: {verdict.reason}", run.fleet.stop, record)
+            what = f"stop failed trial {record.label}: {verdict.reason}"
+            run.stop_worker(what, record, verdict, run.fleet.stop, record)
             run.memory.trials.pop(record.label, None)
 
 
@@ -251,11 +268,8 @@ def _replace_broken(run: _Pass, records: list[WorkerRecord], verdicts: dict[int,
         done.add(record.label)
         if run.fleet.spec.provider != "local":
             run.memory.strike(record.machine)
-        run.act(
-            f"replace {record.label} ({verdict.health}: {verdict.reason})",
-            run.fleet.replace,
-            record.label,
-        )
+        what = f"replace {record.label} ({verdict.health}: {verdict.reason})"
+        run.stop_worker(what, record, verdict, run.fleet.replace, record.label)
 
 
 def _stop_extras(run: _Pass, records: list[WorkerRecord], verdicts: dict[int, Verdict]) -> None:
@@ -264,11 +278,8 @@ def _stop_extras(run: _Pass, records: list[WorkerRecord], verdicts: dict[int, Ve
     extra = len(regular) + replaced - run.fleet.spec.target
     for record in sorted(regular, key=lambda r: -r.index)[: max(extra, 0)]:
         verdicts[id(record)].action = "stop"
-        run.act(
-            f"stop {record.label}: beyond the target of {run.fleet.spec.target}",
-            run.fleet.stop,
-            record,
-        )
+        what = f"stop {record.label}: beyond the target of {run.fleet.spec.target}"
+        run.stop_worker(what, record, verdicts[id(record)], run.fleet.stop, record)
 
 
 def _replenish(run: _Pass, records: list[WorkerRecord], verdicts: dict[int, Verdict]) -> None:
@@ -289,6 +300,10 @@ def _replenish(run: _Pass, records: list[WorkerRecord], verdicts: dict[int, Verd
     run.act(
         f"start {count} worker(s) toward the target of {run.fleet.spec.target}", run.fleet.up, n
     )
+
+
+def _spooled_games(record: WorkerRecord) -> int:
+    return record.heartbeat.spooled_games if record.heartbeat else 0
 
 
 def _maybe_trial(run: _Pass, records: list[WorkerRecord], verdicts: dict[int, Verdict]) -> None:

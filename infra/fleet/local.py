@@ -89,6 +89,8 @@ def _reap(pid: int) -> None:
 class LocalFleet:
     """A fleet of `zeb worker` processes on this machine."""
 
+    destroys_spool = False  # a stopped worker's spool stays; its label's next worker uploads it
+
     def __init__(
         self,
         spec: FleetSpec,

@@ -23,7 +23,7 @@ from infra.fleet.base import FleetError, FleetSpec, Role
 from zeb_core.atomic_files import atomic_write_bytes
 
 log = logging.getLogger("zeb.fleet")
-MEMORY_FORMAT = "zeb-fleet-memory-1"
+MEMORY_FORMAT = "zeb-fleet-memory-2"  # 2 added lost_games; 1 still reads
 STRIKES_TO_BLACKLIST = 3
 # Blending of a newly observed games/s into the per-GPU and per-machine throughput tables.
 THROUGHPUT_BLEND = 0.3
@@ -65,7 +65,7 @@ class TrialMemory(_Model):
 
 
 class FleetMemory(_Model):
-    format: Literal["zeb-fleet-memory-1"] = MEMORY_FORMAT
+    format: Literal["zeb-fleet-memory-1", "zeb-fleet-memory-2"] = MEMORY_FORMAT
     passes: int = 0
     last_pass_at: AwareDatetime | None = None
     workers: dict[str, WorkerMemory] = Field(default_factory=dict)
@@ -75,6 +75,9 @@ class FleetMemory(_Model):
     trials: dict[str, TrialMemory] = Field(default_factory=dict)  # trial label -> what it swaps
     credit_wait_until: AwareDatetime | None = None
     credit_message: str = ""
+    # Games that were still in the spool of a worker whose machine this fleet destroyed (its
+    # last heartbeat's count): played, paid for, and never uploaded.
+    lost_games: int = Field(0, ge=0)
 
     def blacklisted(self, machine: str | None) -> bool:
         return machine is not None and self.machine_strikes.get(machine, 0) >= STRIKES_TO_BLACKLIST

@@ -46,6 +46,7 @@ def status_rows(
                 "batches": str(beat.batches) if beat else "-",
                 "games": str(beat.games) if beat else "-",
                 "games/s": f"{beat.games_per_s:.2f}" if beat else "-",
+                "spooled": str(beat.spooled_games) if beat else "-",
                 "last batch": _age(now, beat.last_batch_at if beat else None),
                 "last shard": _age(now, r.last_shard_at),
                 "$/h": _money(r.dph),
@@ -63,6 +64,8 @@ def cost_line(cost: CostSummary) -> str:
 
 def memory_lines(memory: FleetMemory, now: datetime) -> list[str]:
     lines = [f"health passes: {memory.passes}, last {_age(now, memory.last_pass_at)}"]
+    if memory.lost_games:
+        lines.append(f"games lost with destroyed machines (never uploaded): {memory.lost_games}")
     if memory.waiting_for_credit(now):
         until = memory.credit_wait_until
         lines.append(f"waiting for credit until {until:%H:%M:%S} UTC: {memory.credit_message}")

@@ -73,6 +73,10 @@ class StillBilling(FleetError):
 class VastFleet:
     """The Fleet protocol on Vast.ai (see `infra.fleet.base.Fleet`)."""
 
+    # Vast's destroy removes the instance and its disk at once ("Destroying an instance is
+    # irreversible and deletes all data": docs.vast.ai, Instances > Destroy).
+    destroys_spool = True
+
     def __init__(
         self,
         spec: FleetSpec,

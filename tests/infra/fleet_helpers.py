@@ -48,6 +48,7 @@ class FakeFleet:
     dph: float = 0.2
     credit: bool = True
     next_id: int = 100
+    destroys_spool: bool = True  # as on Vast
 
     def status(self) -> list[WorkerRecord]:
         return sorted(self.records, key=lambda r: (r.index, r.provider_id))

@@ -140,6 +140,32 @@ def test_a_killed_worker_is_replaced_and_its_machine_struck(store):
     assert store.load_memory().machine_strikes == {w.machine: 1}
 
 
+@pytest.mark.parametrize("destroys_spool", [True, False])
+def test_a_replaced_workers_spooled_games_are_counted_lost_with_its_machine(store, destroys_spool):
+    """A worker holds off a hub storm by spooling; if its machine must go (stalled here), the
+    games in its spool go with it on Vast, and the fleet says how many; a local spool stays."""
+    f = fleet(target=1)
+    f.destroys_spool = destroys_spool
+    f.add(0, heartbeat=beat("w", 3, spooled=2, spooled_games=40))
+    run(f, store, 0)
+    report = run(f, store, 400)  # no batch for 400 s: stalled
+    (verdict,) = report.verdicts
+    assert verdict.action == "replace"
+    assert verdict.lost_games == (40 if destroys_spool else 0)
+    assert store.load_memory().lost_games == verdict.lost_games
+    assert ("40 spooled game(s) are lost" in report.actions[0]) == destroys_spool
+
+
+def test_a_worker_playing_through_a_hub_storm_is_left_alone(store):
+    f = fleet(target=1)
+    message = "upload of 9 shard(s) waits on the hub for 900s"
+    f.add(0, heartbeat=beat("w", 3, spooled=9, spooled_games=72, message=message))
+    run(f, store, 0)
+    f.set(f.records[0].label, heartbeat=beat("w", 90, spooled=9, spooled_games=700))
+    report = run(f, store, 1000)
+    assert report.verdicts[0].health == "ok" and f.actions() == []
+
+
 # -- actions -----------------------------------------------------------------------------------
 
 
