@@ -23,7 +23,7 @@ from flows.common import (
     step_task,
     tag_run,
 )
-from infra.fleet import fleet_store, open_fleet, stored_specs
+from infra.fleet import fleet_store, learner_state, open_fleet, stored_specs
 from infra.fleet.base import Role
 from infra.fleet.health import health_pass
 from infra.fleet.report import health_rows, health_summary
@@ -47,8 +47,9 @@ def health_of(exp: str, role: Role, dry_run: bool) -> dict[str, Any]:
     """One pass over one fleet (never retried: a pass acts, and the next pass comes anyway)."""
     config = settings()
     store = fleet_store(config, exp, role)
-    fleet = open_fleet(store.load_spec(), open_experiment(exp), config)
-    report = health_pass(fleet, store, dry_run=dry_run)
+    experiment = open_experiment(exp)
+    fleet = open_fleet(store.load_spec(), experiment, config)
+    report = health_pass(fleet, store, dry_run=dry_run, state=learner_state(experiment))
     create_table_artifact(
         health_rows(report, short=False),
         key=artifact_key(exp, role, "fleet-health"),

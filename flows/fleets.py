@@ -37,7 +37,7 @@ def bring_fleet_up(exp: str, role: Role, fleet: FleetSettings) -> list[str]:
     spec = merge_spec(store.load_spec(), FleetSpec.of(exp, role, fleet).model_dump())
     running = open_fleet(spec, open_experiment(exp), config)
     store.save_spec(spec)
-    return running.up(spec.target)
+    return running.up(spec.initial_workers)
 
 
 @io_task
@@ -65,7 +65,7 @@ def fleet_up(
     """Start a fleet's missing workers (or resize it) without a learner."""
     tag_run(exp)
     started = bring_fleet_up(exp, role, fleet)
-    get_run_logger().info("%s %s fleet: target %d, started %s", exp, role, fleet.target, started)
+    get_run_logger().info("%s %s fleet: target %s, started %s", exp, role, fleet.target, started)
     return {"experiment": exp, "role": role, "target": fleet.target, "started": started}
 
 

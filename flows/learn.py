@@ -83,7 +83,7 @@ def learn_experiment(
         for role in STAGE_ROLES[stage]:
             fleet = fleets[role]
             started = bring_fleet_up(exp, role, fleet)
-            logger.info("%s fleet: %d target, started %s", role, fleet.target, started or "none")
+            logger.info("%s fleet: %s target, started %s", role, fleet.target, started or "none")
         reporter = CycleReporter(
             exp, start_cycle, options.max_cycles, report_every, logger, options.push_every
         )

@@ -41,15 +41,17 @@ class VerifyFailed(RuntimeError):
 def gather(exp: str, recent_s: float) -> Evidence:
     experiment = open_experiment(exp)
     config = settings()
+    state = experiment.read_state()
     reports = []
     for spec in stored_specs(config, exp):
         if spec.target == 0:
             continue  # a fleet that was brought down on purpose
         store = fleet_store(config, exp, spec.role)
-        reports.append(health_pass(open_fleet(spec, experiment, config), store, dry_run=True))
+        fleet = open_fleet(spec, experiment, config)
+        reports.append(health_pass(fleet, store, dry_run=True, state=state))
     status_path = learner_status_path(exp) or learner_cache_root(config.home) / exp / "status.json"
     return Evidence(
-        state=experiment.read_state(),
+        state=state,
         sources=gather_sources(experiment),
         status=read_status(Path(status_path)),
         fleets=reports,

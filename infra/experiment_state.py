@@ -1,8 +1,8 @@
 """The data contract of `EXP-state.json`: learner progress, lineage and live controls.
 
 `infra.experiment` reads and writes the file on the hub; this module only says what it holds. A file
-that does not match is rejected whole (`StateError`), never half-read; a zeb-state-1 file still
-reads as a zeb-state-2 file without the fields 2 added.
+that does not match is rejected whole (`StateError`), never half-read; zeb-state-1 and -2 files
+still read as zeb-state-3 files without the fields added since.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from infra.hub.base import HubError
 
-STATE_FORMAT = "zeb-state-2"  # 2 added published_at and control_history; 1 still reads
+# 2 added published_at and control_history, 3 throughput; 1 and 2 still read
+STATE_FORMAT = "zeb-state-3"
 CONTROL_HISTORY = 20  # control changes kept in the state (newest last)
 
 
@@ -67,10 +68,27 @@ class ControlChange(_Strict):
     eval_aux_batch_fraction: float
 
 
+class LearnerThroughput(_Strict):
+    """What the learner consumed and took in over its recent window, stamped into each publish
+    so fleets can size themselves to it (`infra.fleet.sizing`)."""
+
+    measured_at: datetime
+    window_s: float = Field(ge=0)  # wall seconds the figures cover
+    capacity_samples_per_h: float = Field(ge=0)  # samples trained per hour spent training
+    trained_samples_per_h: float = Field(ge=0)  # samples trained per wall hour (waits included)
+    ingested_examples_per_h: dict[str, float] = Field(default_factory=dict)  # per source
+    ingested_games_per_h: dict[str, float] = Field(default_factory=dict)  # per source
+    useful_reuse: float = Field(gt=0)  # samples per example at which production is all used
+
+    def examples_per_game(self, source: str) -> float | None:
+        games = self.ingested_games_per_h.get(source, 0.0)
+        return self.ingested_examples_per_h.get(source, 0.0) / games if games > 0 else None
+
+
 class ExperimentState(_Strict):
     """`EXP-state.json`: learner progress, lineage and live controls."""
 
-    format: Literal["zeb-state-2"] = STATE_FORMAT
+    format: Literal["zeb-state-3"] = STATE_FORMAT
     experiment: str
     cycle: int = Field(0, ge=0)  # learner cycles completed
     step: int = Field(0, ge=0)  # training steps taken in total
@@ -82,12 +100,13 @@ class ExperimentState(_Strict):
     published_at: datetime | None = None  # when the learner last published weights
     controls: Controls = Controls()
     control_history: list[ControlChange] = Field(default_factory=list)
+    throughput: LearnerThroughput | None = None  # what the learner consumes (fleet sizing)
 
     @model_validator(mode="before")
     @classmethod
     def _upgrade(cls, data: Any) -> Any:
-        """A zeb-state-1 file is a zeb-state-2 file without the fields 2 added."""
-        if isinstance(data, dict) and data.get("format") == "zeb-state-1":
+        """Older formats are this one without the fields added since."""
+        if isinstance(data, dict) and data.get("format") in ("zeb-state-1", "zeb-state-2"):
             return {**data, "format": STATE_FORMAT}
         return data
 

@@ -80,7 +80,9 @@ def fleets_healthy(e: Evidence) -> Check:
         return Check("fleets healthy", False, "no fleet on this machine", "zeb fleet up, or learn")
     bad = [r for r in e.fleets if not r.healthy]
     detail = "; ".join(
-        f"{r.fleet}: {sum(v.health == 'ok' for v in r.verdicts)}/{r.target} ok" for r in e.fleets
+        f"{r.fleet}: {sum(v.health == 'ok' for v in r.verdicts)}/{r.target} ok"
+        + "".join(f" ({line})" for line in (r.sizing.lines() if r.sizing else []))
+        for r in e.fleets
     )
     return Check("fleets healthy", not bad, detail, "" if not bad else fix)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import enum
 import json
+from dataclasses import asdict
 from typing import Annotated
 
 import typer
@@ -27,7 +28,14 @@ from rich.console import Console
 from rich.table import Table
 
 from infra.experiment import Experiment, ExperimentError
-from infra.fleet import fleet_store, merge_spec, open_fleet, stop_fleets, stored_specs
+from infra.fleet import (
+    fleet_store,
+    learner_state,
+    merge_spec,
+    open_fleet,
+    stop_fleets,
+    stored_specs,
+)
 from infra.fleet.base import ROLES, CostSummary, FleetError, FleetSpec
 from infra.fleet.canary import run_canary
 from infra.fleet.health import health_pass
@@ -39,6 +47,7 @@ from infra.fleet.report import (
     memory_lines,
     status_rows,
 )
+from infra.fleet.sizing import FleetSizing, fleet_sizing
 from infra.hub.base import HubError
 from infra.settings import Settings, SettingsError, load_settings, make_hub
 from zeb_cli.errors import err, fail
@@ -91,7 +100,13 @@ def up(
     exp: ExpOption,
     role: Annotated[RoleChoice, typer.Option("--role", help="selfplay or evalaux.")],
     workers: Annotated[
-        int | None, typer.Option("-n", "--workers", help="Workers to keep running.")
+        str | None,
+        typer.Option(
+            "-n",
+            "--workers",
+            help="Workers to keep running, or auto: as many as the learner can use, up to "
+            "--auto-max (the health pass sizes it; one starts now).",
+        ),
     ] = None,
     dry_run: Annotated[
         bool,
@@ -107,7 +122,7 @@ def up(
     store = fleet_store(settings, exp, role.value)
     given = {"experiment": exp, "role": role.value, **(spec or {})}
     if workers is not None:
-        given["target"] = workers
+        given["target"] = workers if workers == "auto" else _count(workers)
     try:
         merged = merge_spec(store.load_spec(), given)
         fleet = open_fleet(merged, experiment, settings)
@@ -115,7 +130,7 @@ def up(
             print_plan(fleet, merged, out)
             return
         store.save_spec(merged)
-        started = fleet.up(merged.target)
+        started = fleet.up(merged.initial_workers)
         records = fleet.status()
     except ValidationError as exc:
         raise fail(validation_message(exc)) from None
@@ -167,8 +182,10 @@ def canary(
 
 @fleet_app.command("status")
 def status(exp: ExpOption, role: RoleFilter = None, as_json: JsonOption = False) -> None:
-    """Every worker of the experiment's fleets: state, heartbeat, newest shard, cost, memory."""
+    """Every worker of the experiment's fleets: state, heartbeat, newest shard, cost, memory,
+    and how many workers the learner can use (the $/h spent beyond them)."""
     settings, experiment = _open(exp)
+    state = learner_state(experiment)
     reports = []
     for spec in _specs(settings, exp, role):
         try:
@@ -176,10 +193,11 @@ def status(exp: ExpOption, role: RoleFilter = None, as_json: JsonOption = False)
         except FleetError as exc:
             raise fail(exc) from None
         memory = fleet_store(settings, exp, spec.role).load_memory()
+        sizing = fleet_sizing(spec.role, records, state)
         if as_json:
-            reports.append(_status_json(spec, records, memory))
+            reports.append(_status_json(spec, records, memory, sizing))
         else:
-            _print_status(spec, records, memory)
+            _print_status(spec, records, memory, sizing)
     if as_json:
         print(json.dumps(reports))
 
@@ -201,7 +219,8 @@ def health(
             fleet = open_fleet(spec, experiment, settings)
         except FleetError as exc:
             raise fail(exc) from None
-        report = health_pass(fleet, fleet_store(settings, exp, spec.role), dry_run=dry_run)
+        store = fleet_store(settings, exp, spec.role)
+        report = health_pass(fleet, store, dry_run=dry_run, state=learner_state(experiment))
         reports.append(report)
         if not as_json:
             _print_rows(f"{spec.prefix} health", health_rows(report))
@@ -222,15 +241,23 @@ def down(exp: ExpOption, role: RoleFilter = None) -> None:
         raise fail(" | ".join(failures))
 
 
-def _print_status(spec: FleetSpec, records, memory) -> None:
+def _count(workers: str) -> int:
+    if not workers.isdigit():
+        raise fail(f"--workers takes a number or auto, not {workers!r}")
+    return int(workers)
+
+
+def _print_status(spec: FleetSpec, records, memory, sizing: FleetSizing | None = None) -> None:
     now = utcnow()
     _print_rows(f"{spec.prefix} ({spec.provider}, target {spec.target})", status_rows(records, now))
     out.print("cost: " + cost_line(CostSummary.of(records)), highlight=False)
+    for line in sizing.lines() if sizing is not None else []:
+        out.print("sizing: " + line, highlight=False)
     for line in memory_lines(memory, now) if memory is not None else []:
         out.print(line, highlight=False)
 
 
-def _status_json(spec: FleetSpec, records, memory) -> dict:
+def _status_json(spec: FleetSpec, records, memory, sizing: FleetSizing | None) -> dict:
     cost = CostSummary.of(records)
     return {
         "fleet": spec.prefix,
@@ -242,6 +269,7 @@ def _status_json(spec: FleetSpec, records, memory) -> dict:
             "dollars_per_1000_games": cost.dollars_per_1000_games,
         },
         "memory": memory.model_dump(mode="json"),
+        "sizing": asdict(sizing) if sizing is not None else None,
     }
 
 

@@ -17,11 +17,11 @@ def print_plan(fleet: Fleet, spec: FleetSpec, out: Console) -> None:
     plan = getattr(fleet, "plan", None)
     if plan is None:  # local processes cost nothing: the labels say it all
         records = fleet.status()
-        missing = spec.target - sum(1 for r in records if r.state in LIVE_STATES)
+        missing = spec.initial_workers - sum(1 for r in records if r.state in LIVE_STATES)
         labels = [str(spec.label(i)) for i in free_indices(records, max(missing, 0))]
         out.print(f"{spec.prefix}: would start {len(labels)} worker(s): {', '.join(labels)}")
         return
-    planned = plan(spec.target)
+    planned = plan(spec.initial_workers)
     table = Table(title=f"{spec.prefix}: would rent {len(planned)} (dry run)", title_justify="left")
     for column in ("worker", "offer", "machine", "gpu", "$/h", "$/1000 games"):
         table.add_column(column)

@@ -21,7 +21,7 @@ import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import typer
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
@@ -143,8 +143,19 @@ def _option(option: str, default: Any, kind: Any, help_text: str, panel: str | N
     return typer.Option(default, *decls, help=help_text, rich_help_panel=panel)
 
 
+def _number_or_word(annotation: Any) -> bool:
+    """An int, or one of a Literal's words."""
+    if get_origin(annotation) not in (Union, types.UnionType):
+        return False
+    args = [get_args(a)[0] if get_origin(a) is Annotated else a for a in get_args(annotation)]
+    return len(args) == 2 and int in args and any(get_origin(a) is Literal for a in args)
+
+
 def _choices(annotation: Any) -> str:
     inner = _strip_optional(annotation)
+    if _number_or_word(inner):
+        words = next(get_args(a) for a in get_args(inner) if get_origin(a) is Literal)
+        return " (a number | " + " | ".join(words) + ")"
     if get_origin(inner) is not Literal:
         return ""
     return " (" + " | ".join(str(c) for c in get_args(inner)) + ")"
@@ -171,6 +182,8 @@ def _cli_type(annotation: Any, option: str) -> tuple[Any, Callable[[Any], Any]]:
         return list[item], list  # type: ignore[valid-type]
     if inner in _SIMPLE:
         return inner, lambda v: v
+    if _number_or_word(inner):  # `target: int | "auto"`: the model checks the word
+        return str, lambda v: int(v) if v.lstrip("-").isdigit() else v
     raise TypeError(f"--{option}: no command-line form for {annotation!r}")
 
 

@@ -7,10 +7,16 @@ a learn flow) works on the same fleet.
 
 from __future__ import annotations
 
+import logging
+
 from infra.experiment import Experiment
+from infra.experiment_state import ExperimentState
 from infra.fleet.base import ROLES, Fleet, FleetError, FleetSpec, Role
 from infra.fleet.memory import FleetPaths, FleetStore
+from infra.hub.base import HubError
 from infra.settings import Settings
+
+log = logging.getLogger("zeb.fleet")
 
 
 def fleet_store(settings: Settings, experiment: str, role: Role) -> FleetStore:
@@ -29,6 +35,16 @@ def open_fleet(spec: FleetSpec, experiment: Experiment, settings: Settings) -> F
     from infra.fleet.vast import VastFleet
 
     return VastFleet(spec, experiment, store, settings)
+
+
+def learner_state(experiment: Experiment) -> ExperimentState | None:
+    """The experiment's state for sizing its fleets; None (a pass without sizing) when the hub
+    cannot say now: a health pass never fails for want of it."""
+    try:
+        return experiment.read_state()
+    except HubError as exc:
+        log.warning("no fleet sizing this pass: the state is unreadable (%s)", exc)
+        return None
 
 
 def stored_specs(settings: Settings, experiment: str, role: Role | None = None) -> list[FleetSpec]:

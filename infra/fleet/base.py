@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Annotated, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -113,7 +113,12 @@ class FleetSettings(_Strict):
     """A fleet's provider, size and worker settings: what the learn flow takes per role."""
 
     provider: Provider = Field("local", description="local processes or Vast.ai")
-    target: int = Field(1, ge=0, le=1000, description="Workers the health pass keeps running")
+    target: Annotated[int, Field(ge=0, le=1000)] | Literal["auto"] = Field(
+        1,
+        description="Workers the health pass keeps running, or auto: as many as the learner "
+        "can use (infra.fleet.sizing), from 1 up to auto_max",
+    )
+    auto_max: int = Field(8, ge=1, le=1000, description="With target auto: the most workers")
     worker: WorkerSettings = WorkerSettings()
     vast: VastSettings | None = None  # required (and only allowed) for provider "vast"
 
@@ -131,6 +136,11 @@ class FleetSettings(_Strict):
                 "vast settings (--gpu-names, --max-dph-fleet, ...) are only for provider vast"
             )
         return self
+
+    @property
+    def initial_workers(self) -> int:
+        """Workers to start before any health pass has sized an auto fleet."""
+        return 1 if self.target == "auto" else self.target
 
 
 class FleetSpec(FleetSettings):

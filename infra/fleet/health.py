@@ -6,6 +6,9 @@ trials, credit waits) lives in the fleet's memory file (`memory.py`), so passes 
 processes continue one another and no pass spends a hub commit. What each health means, and how
 a worker gets it, is `classify.py`.
 
+A fleet whose target is `auto` is held at the size the learner can use (`sizing.py`), read from
+the experiment's state; every report carries that sizing when the learner has measured.
+
 Actions, in order: stop duplicates of a label (keeping the one that produces, else the newest),
 replace the broken (striking their machine), stop what is beyond the target, start what is missing
 (a few per pass, unless the account waits for credit), and, when every worker is ok and an offer
@@ -20,9 +23,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
+from infra.experiment_state import ExperimentState
 from infra.fleet.base import LIVE_STATES, CostSummary, CreditError, Fleet, FleetError, WorkerRecord
 from infra.fleet.classify import Health, HealthConfig, classify, observe
 from infra.fleet.memory import FleetMemory, FleetStore, TrialMemory, utcnow
+from infra.fleet.sizing import FleetSizing, fleet_sizing, resolve_target
 
 log = logging.getLogger("zeb.fleet")
 BROKEN: tuple[Health, ...] = ("error", "stalled")
@@ -55,6 +60,7 @@ class HealthReport:
     notes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     cost: CostSummary = CostSummary(0.0, 0.0, None)
+    sizing: FleetSizing | None = None  # what the learner can use of this fleet, once measured
     seconds: float = 0.0
 
     @property
@@ -92,10 +98,11 @@ class _Pass:
         self.dry_run = dry_run
         self.started = time.monotonic()
         self.now = now or utcnow()
+        self.target = fleet.spec.initial_workers  # resolved once the workers are seen
         self.report = HealthReport(
             fleet=fleet.spec.prefix,
             provider=fleet.spec.provider,
-            target=fleet.spec.target,
+            target=self.target,
             at=self.now,
             dry_run=dry_run,
         )
@@ -143,6 +150,7 @@ def health_pass(
     config: HealthConfig | None = None,
     dry_run: bool = False,
     now: datetime | None = None,  # tests move the clock; passes use the wall clock
+    state: ExperimentState | None = None,  # the learner's throughput and controls (sizing)
 ) -> HealthReport:
     """Observe, classify and act on one fleet once; return what was seen and done."""
     run = _Pass(fleet, store.load_memory(), config or HealthConfig(), dry_run, now)
@@ -152,6 +160,7 @@ def health_pass(
         run.report.errors.append(f"status: {exc}")
         return _finish(run, store)
     verdicts = _classify_all(run, records)
+    _size(run, records, state)
     _stop_duplicates(run, records, verdicts)
     _resolve_trials(run, records, verdicts)
     _replace_broken(run, records, verdicts)
@@ -172,6 +181,13 @@ def _finish(run: _Pass, store: FleetStore) -> HealthReport:
     for line in run.report.actions + run.report.errors:
         log.info("%s: %s", run.report.fleet, line)
     return run.report
+
+
+def _size(run: _Pass, records: list[WorkerRecord], state: ExperimentState | None) -> None:
+    spec = run.fleet.spec
+    run.report.sizing = fleet_sizing(spec.role, records, state)
+    live = sum(1 for r in records if r.state in LIVE_STATES and r.label not in run.memory.trials)
+    run.target = run.report.target = resolve_target(spec, run.report.sizing, live)
 
 
 def _classify_all(run: _Pass, records: list[WorkerRecord]) -> dict[int, Verdict]:
@@ -275,17 +291,17 @@ def _replace_broken(run: _Pass, records: list[WorkerRecord], verdicts: dict[int,
 def _stop_extras(run: _Pass, records: list[WorkerRecord], verdicts: dict[int, Verdict]) -> None:
     regular = [r for r in _live(records, verdicts) if not verdicts[id(r)].trial]
     replaced = sum(1 for v in verdicts.values() if v.action == "replace")
-    extra = len(regular) + replaced - run.fleet.spec.target
+    extra = len(regular) + replaced - run.target
     for record in sorted(regular, key=lambda r: -r.index)[: max(extra, 0)]:
         verdicts[id(record)].action = "stop"
-        what = f"stop {record.label}: beyond the target of {run.fleet.spec.target}"
+        what = f"stop {record.label}: beyond the target of {run.target}"
         run.stop_worker(what, record, verdicts[id(record)], run.fleet.stop, record)
 
 
 def _replenish(run: _Pass, records: list[WorkerRecord], verdicts: dict[int, Verdict]) -> None:
     regular = [r for r in _live(records, verdicts) if not verdicts[id(r)].trial]
     replaced = sum(1 for v in verdicts.values() if v.action == "replace")
-    missing = run.fleet.spec.target - len(regular) - replaced
+    missing = run.target - len(regular) - replaced
     if missing <= 0:
         return
     if run.memory.waiting_for_credit(run.now):
@@ -297,9 +313,7 @@ def _replenish(run: _Pass, records: list[WorkerRecord], verdicts: dict[int, Verd
     count = min(missing, run.config.replenish_batch)
     trials = sum(1 for r in _live(records, verdicts) if verdicts[id(r)].trial)
     n = len(regular) + replaced + trials + count
-    run.act(
-        f"start {count} worker(s) toward the target of {run.fleet.spec.target}", run.fleet.up, n
-    )
+    run.act(f"start {count} worker(s) toward the target of {run.target}", run.fleet.up, n)
 
 
 def _spooled_games(record: WorkerRecord) -> int:
@@ -308,7 +322,7 @@ def _spooled_games(record: WorkerRecord) -> int:
 
 def _maybe_trial(run: _Pass, records: list[WorkerRecord], verdicts: dict[int, Verdict]) -> None:
     live = _live(records, verdicts)
-    if run.memory.trials or run.report.actions or len(live) != run.fleet.spec.target:
+    if run.memory.trials or run.report.actions or len(live) != run.target:
         return
     if not live or any(verdicts[id(r)].health != "ok" for r in live):
         return

@@ -114,6 +114,7 @@ def health_summary(report: HealthReport) -> list[str]:
         + (" (dry run)" if report.dry_run else ""),
         "cost: " + cost_line(report.cost),
     ]
+    lines += ["sizing: " + line for line in (report.sizing.lines() if report.sizing else [])]
     lines += [f"action: {a}" for a in report.actions]
     lines += [f"note: {n}" for n in report.notes]
     lines += [f"error: {e}" for e in report.errors]

@@ -49,6 +49,9 @@ class IngestReport:
     shards: int = 0
     examples: dict[str, int] = field(default_factory=dict)  # source -> examples kept
     games: int = 0  # self-play games
+    # What the shards held, per source, kept or not (the fleet's production, for sizing).
+    shard_examples: dict[str, int] = field(default_factory=dict)
+    shard_games: dict[str, int] = field(default_factory=dict)
     rejected: int = 0
     newest_created: datetime | None = None
     selfplay_lag: list[int] = field(default_factory=list)
@@ -140,6 +143,10 @@ class Ingestor:
         self.ingested.add(item.path)
         report.shards += 1
         report.examples[result.source] = report.examples.get(result.source, 0) + result.kept
+        meta = shard.meta
+        produced = ((report.shard_examples, meta.n_examples), (report.shard_games, meta.n_games))
+        for table, n in produced:
+            table[meta.source] = table.get(meta.source, 0) + n
         created = shard.meta.created_at
         if shard.meta.source == SELFPLAY:
             if self.count_after is None or created > self.count_after:

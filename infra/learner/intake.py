@@ -27,6 +27,7 @@ from infra.learner.fetcher import Fetcher
 from infra.learner.ingest import Fetched, Ingestor, IngestReport, prune
 from infra.learner.local_state import Ledger, LocalState
 from infra.learner.options import LearnerOptions
+from infra.learner.throughput import ThroughputMeter
 from zeb_core.data.replay import ReplayBuffer, ReplayConfig
 
 log = logging.getLogger("zeb.learner")
@@ -55,6 +56,7 @@ class ExampleIntake:
         # Replay ratio bookkeeping of this run (a restored buffer was trained on already).
         self.added_at_start = replay.selfplay.total_added
         self.samples_trained = 0
+        self.meter = ThroughputMeter(options.useful_reuse)  # what fleets size themselves by
         self.last_ingest: IngestReport | None = None  # the latest look at the hub's shards
         self.newest_shard_at: datetime | None = None  # creation time of the newest shard seen
         self.fetcher: Fetcher | None = None  # reads the hub beside training once started
@@ -122,6 +124,7 @@ class ExampleIntake:
         if report.interrupted:  # what was read before the hub failed still counts
             log.warning("ingest interrupted by the hub (%s); will retry", report.interrupted)
         self.last_ingest = report
+        self.meter.ingested(report.shard_examples, report.shard_games)
         if report.shards or report.rejected:
             self.ledger.total_games += report.games  # the Learner's state mirrors this count
             log.info(
@@ -169,9 +172,10 @@ class ExampleIntake:
         )
         return False
 
-    def trained(self, samples: int) -> None:
-        """Count the samples a finished cycle trained on, for the replay ratio."""
+    def trained(self, samples: int, seconds: float) -> None:
+        """Count the samples a finished cycle trained on, for the replay ratio and the meter."""
         self.samples_trained += samples
+        self.meter.trained(samples, seconds)
 
     def replay_ratio(self) -> float:
         return self.samples_trained / max(self._examples_added(), 1)

@@ -53,6 +53,12 @@ class LearnerSettings(BaseModel):
         description="Train at most this many samples per new self-play example, "
         "waiting for data otherwise (default: no limit)",
     )
+    useful_reuse: float = Field(
+        4.0,
+        gt=0,
+        description="Samples to train per example for the fleet's games to count as used: "
+        "production beyond capacity / this is surplus (fleet status, target auto)",
+    )
     amp: bool = Field(True, description="fp16 autocast on CUDA (CPU always trains in fp32)")
     amp_dtype: Literal["fp16"] = Field("fp16", description="AMP dtype")
     local_replay_cache_enabled: bool = Field(

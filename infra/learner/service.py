@@ -223,7 +223,7 @@ class Learner:
                 return  # an interrupted cycle is not counted; the saved state is the last cycle's
         seconds = time.perf_counter() - started
         steps = self.options.training_steps_per_cycle
-        self.intake.trained(steps * self.options.batch_size)
+        self.intake.trained(steps * self.options.batch_size, seconds)
         self.state = self.state.model_copy(
             update={"cycle": self.state.cycle + 1, "step": self.state.step + steps}
         )
@@ -298,7 +298,10 @@ class Learner:
         buf = io.BytesIO()
         torch.save(self._checkpoint().to_dict(include_extra=False), buf)
         config = self.model.config.to_checkpoint_dict()
-        state = self.state.model_copy(update={"published_at": datetime.now(UTC)})
+        throughput = self.intake.meter.snapshot()
+        state = self.state.model_copy(
+            update={"published_at": datetime.now(UTC), "throughput": throughput}
+        )
         self.publisher.offer(Weights(buf.getvalue(), config, state))
 
     def _shutdown(self) -> None:

@@ -174,7 +174,21 @@ def test_one_line_errors(vast_env, monkeypatch):
         zeb("up", "--exp", "exp", "--role", "selfplay", "--max-dph-fleet", "2")
     )
     assert "no evalaux fleet" in _one_error_line(zeb("status", "--exp", "exp", "--role", "evalaux"))
+    assert "a number or auto" in _one_error_line(
+        zeb("up", "--exp", "exp", "--role", "selfplay", "-n", "lots")
+    )
     monkeypatch.delenv("VAST_API_KEY")
     assert "VAST_API_KEY" in _one_error_line(
         zeb("up", "--exp", "exp", "--role", "selfplay", "--provider", "vast")
     )
+
+
+def test_an_auto_fleet_starts_one_worker_and_waits_for_the_learners_figures(vast_env):
+    up = ("up", "--exp", "exp", "--role", "selfplay", "-n", "auto", "--auto-max", "3")
+    result = zeb(*up, "--provider", "vast", "--image", IMAGE)
+    assert result.exit_code == 0, result.output
+    assert result.output.count("started zeb-exp-selfplay-worker-vast-") == 1
+    (status,) = json.loads(zeb("status", "--exp", "exp", "--json").stdout)
+    assert status["spec"]["target"] == "auto" and status["spec"]["auto_max"] == 3
+    assert status["sizing"] is None  # no learner has published its throughput yet
+    assert zeb("down", "--exp", "exp").exit_code == 0

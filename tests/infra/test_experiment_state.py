@@ -29,11 +29,13 @@ def test_control_defaults_are_the_original_stage_flags() -> None:
 
 def test_state_schema_rejects_unknown_keys_bad_values_and_other_formats() -> None:
     good = json.loads(ExperimentState(experiment="e", created_from=origin()).to_json())
-    assert good["format"] == "zeb-state-2"
+    assert good["format"] == "zeb-state-3"
     assert ExperimentState.from_json(json.dumps(good).encode(), "x").experiment == "e"
     v1 = {k: v for k, v in good.items() if k not in ("published_at", "control_history")}
     old = ExperimentState.from_json(json.dumps({**v1, "format": "zeb-state-1"}).encode(), "v1")
-    assert old.format == "zeb-state-2" and old.control_history == []  # version 1 still reads
+    assert old.format == "zeb-state-3" and old.control_history == []  # version 1 still reads
+    v2 = {k: v for k, v in good.items() if k != "throughput"}
+    assert ExperimentState.from_json(json.dumps({**v2, "format": "zeb-state-2"}).encode(), "v2")
     cases = {
         "typo": {**good, "cycel": 3},
         "control typo": {**good, "controls": {**good["controls"], "eval_aux_fracton": 0.1}},
@@ -42,7 +44,7 @@ def test_state_schema_rejects_unknown_keys_bad_values_and_other_formats() -> Non
         "format": {**good, "format": "zeb-state-99"},
     }
     for case, data in cases.items():
-        with pytest.raises(StateError, match="not a valid zeb-state-2"):
+        with pytest.raises(StateError, match="not a valid zeb-state-3"):
             ExperimentState.from_json(json.dumps(data).encode(), case)
     with pytest.raises(StateError):
         ExperimentState.from_json(b"{not json", "garbage")

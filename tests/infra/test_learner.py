@@ -41,6 +41,12 @@ def test_trains_cycles_publishes_and_counts(local_hub, tmp_path):
     snap = experiment.pull_weights()
     assert checkpoint_from_dict(snap.load_checkpoint()).epoch == 3
     assert state.total_games == sum(max(1, n // 28) for n in shards.values())
+    # Each publish says what the learner consumes and took in, for fleet sizing.
+    throughput = state.throughput
+    assert throughput.capacity_samples_per_h > throughput.trained_samples_per_h > 0
+    per_game = sum(shards.values()) / state.total_games
+    assert throughput.examples_per_game(SELFPLAY) == pytest.approx(per_game)
+    assert throughput.useful_reuse == 4.0
 
 
 def test_restart_resumes_warm_without_double_ingest(local_hub, tmp_path, caplog):
