@@ -10,10 +10,28 @@ import numpy as np
 from infra.experiment import Experiment
 from infra.hub.base import Hub
 from infra.learner.options import LearnerOptions
+from infra.worker.loop import Produced
 from zeb_core.data.shards import SELFPLAY, ShardMeta, shard_name, shard_to_bytes, synthetic_examples
 from zeb_core.network.checkpoint import init_checkpoint, save_checkpoint
 
 _T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class FakeProducer:
+    """Synthetic examples; optionally runs a hook (e.g. a learner publishing) before a batch."""
+
+    source = SELFPLAY
+    value_root_mix = 0.0
+
+    def __init__(self, hooks=None):
+        self.hooks = hooks or {}
+        self.calls = 0
+
+    def produce(self, evaluator, rng):
+        self.calls += 1
+        if self.calls in self.hooks:
+            self.hooks[self.calls]()
+        return Produced(examples=synthetic_examples(30, rng), n_games=2)
 
 
 def seed_experiment(hub: Hub, tmp_path: Path, name: str = "exp") -> tuple[Experiment, Path]:

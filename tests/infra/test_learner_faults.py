@@ -4,11 +4,20 @@ and timeouts at start-up and mid-run, and loses no shard."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 from infra.hub.retry import RetryPolicy
 from infra.learner.service import Learner
-from tests.infra.learner_helpers import learner_options, seed_experiment, upload_shards
+from infra.worker.loop import Worker
+from infra.worker.options import WorkerOptions, WorkerSettings
+from tests.infra.learner_helpers import (
+    FakeProducer,
+    learner_options,
+    seed_experiment,
+    upload_shards,
+)
+from zeb_core.data.shards import SELFPLAY
 
 
 def test_learner_rides_out_hub_faults(fake_hf, hf_hub_factory, tmp_path):
@@ -79,3 +88,50 @@ def test_training_goes_on_through_a_hub_outage(fake_hf, hf_hub_factory, tmp_path
     assert set(late) <= learner.intake.ingestor.ingested
     learner._shutdown()
     assert experiment.read_state().cycle == learner.state.cycle
+
+
+def test_a_429_storm_on_every_endpoint_loses_and_duplicates_nothing(
+    fake_hf, hf_hub_factory, tmp_path
+):
+    """A worker uploads and a learner ingests and publishes, on one hub, while 429s hit every
+    endpoint: every game the worker played is ingested exactly once."""
+    hub = hf_hub_factory(fake_hf, tmp_path, retry=RetryPolicy(attempts=3, base_s=0.01, max_s=0.05))
+    experiment, _ = seed_experiment(hub, tmp_path)
+    options = WorkerOptions(
+        experiment="exp",
+        worker_id="w1",
+        seed=1,
+        spool_dir=tmp_path / "spool",
+        max_batches=12,
+        retry_wait_s=0.05,
+        play=WorkerSettings(device="cpu", upload_interval_s=0, weights_check_s=0.2),
+    )
+
+    def storm() -> None:  # 429s on every path, for whichever requests come next
+        fake_hf.add_fault("429", times=10, delay_s=0)
+
+    worker = Worker(hub, options, FakeProducer({3: storm, 9: storm}))
+    playing = threading.Thread(target=worker.run, name="worker")
+    learner = Learner(hub, learner_options(tmp_path, max_cycles=None, poll_interval_s=0.05))
+    learner.start()
+    learner.intake.start_fetching()
+    playing.start()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if learner._ready_to_train():
+            learner._train_cycle()
+        if not playing.is_alive() and _all_listed_ingested(experiment, learner):
+            break
+    playing.join(5)
+    learner._shutdown()
+    assert all(f.times == 0 for f in fake_hf.faults)  # the storms were met
+    listed = {f.path for f in experiment.list_examples()[SELFPLAY]}
+    assert learner.intake.ingestor.ingested == listed and not learner.intake.ingestor.rejected
+    assert worker.games == 24 == experiment.read_state().total_games
+    assert learner.intake.replay.selfplay.total_added == 12 * 30  # no shard twice
+    assert not list((tmp_path / "spool" / "exp" / "w1").glob("*.npz"))
+
+
+def _all_listed_ingested(experiment, learner) -> bool:
+    listed = {f.path for f in experiment.list_examples().get(SELFPLAY, [])}
+    return bool(listed) and listed <= learner.intake.ingestor.ingested

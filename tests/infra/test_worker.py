@@ -12,28 +12,11 @@ import torch
 from infra.hub.retry import RetryPolicy
 from infra.worker.evalaux import EvalAuxProducer
 from infra.worker.heartbeat import read_heartbeat
-from infra.worker.loop import Produced, Worker, WorkerError
+from infra.worker.loop import Worker, WorkerError
 from infra.worker.options import WorkerOptions, WorkerSettings
-from tests.infra.learner_helpers import seed_experiment, shard_bytes
-from zeb_core.data.shards import EVAL_AUX, SELFPLAY, shard_from_bytes, synthetic_examples
+from tests.infra.learner_helpers import FakeProducer, seed_experiment, shard_bytes
+from zeb_core.data.shards import EVAL_AUX, SELFPLAY, shard_from_bytes
 from zeb_core.network.checkpoint import init_checkpoint
-
-
-class FakeProducer:
-    """Synthetic examples; optionally runs a hook (e.g. a learner publishing) before a batch."""
-
-    source = SELFPLAY
-    value_root_mix = 0.0
-
-    def __init__(self, hooks=None):
-        self.hooks = hooks or {}
-        self.calls = 0
-
-    def produce(self, evaluator, rng):
-        self.calls += 1
-        if self.calls in self.hooks:
-            self.hooks[self.calls]()
-        return Produced(examples=synthetic_examples(30, rng), n_games=2)
 
 
 def _options(tmp_path, upload_interval_s: float = 0, **kw) -> WorkerOptions:
