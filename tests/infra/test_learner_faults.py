@@ -108,7 +108,7 @@ def test_a_429_storm_on_every_endpoint_loses_and_duplicates_nothing(
     )
 
     def storm() -> None:  # 429s on every path, for whichever requests come next
-        fake_hf.add_fault("429", times=10, delay_s=0)
+        fake_hf.add_fault("429", times=6, delay_s=0)
 
     worker = Worker(hub, options, FakeProducer({3: storm, 9: storm}))
     playing = threading.Thread(target=worker.run, name="worker")
