@@ -75,15 +75,20 @@ class Ingestor:
         self.last_new_at = time.monotonic()
         self.cursor: dict | None = None  # object storage: where each worker's listing ended
         self.fetched: set[str] = set()  # read already, applied or waiting to be
+        # Listed and not read yet (a fetch reads at most `limit`, a hub error stops it): a
+        # cursor never lists them again, so they wait here for the next fetch.
+        self.unread: list[FileInfo] = []
 
     def new_shards(self) -> list[FileInfo]:
         """Shards not seen yet, oldest first: by cursor in object storage (only what is new
         is listed), by one listing of the folder in a repo."""
         listing, cursor = self.experiment.list_new_examples(SOURCES, self.cursor)
-        known = (self.ingested, self.rejected, self.fetched)
-        fresh = [info for info in listing if not any(info.path in k for k in known)]
         self.cursor = cursor
-        return sorted(fresh, key=age_order)
+        known = (self.ingested, self.rejected, self.fetched)
+        merged = {info.path: info for info in [*self.unread, *listing]}
+        fresh = [info for info in merged.values() if not any(info.path in k for k in known)]
+        self.unread = sorted(fresh, key=age_order)
+        return self.unread
 
     def fetch(self, limit: int | None = None) -> tuple[list[Fetched], str]:
         """Read and check new shards from the hub (the I/O half, safe beside training): up to

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from infra.experiment import Experiment
 from infra.hub.object_examples import ObjectExamplesHub
+from infra.learner.ingest import Ingestor
 from infra.learner.service import Learner
 from infra.settings import Settings, make_hub
 from tests.fakes.s3_server import BUCKET, KEYS, s3_server
@@ -84,6 +85,19 @@ def test_listing_by_cursor_asks_only_for_what_is_new(hub, s3, tmp_path):
     assert {f.path for f in found} == newer
     starts = [p for m, p in s3.requests if m == "GET" and "start-after" in p]
     assert starts  # each worker's listing resumes after its last key
+
+
+def test_shards_listed_but_not_read_yet_are_read_by_the_next_fetch(hub, s3, tmp_path):
+    """A fetch reads at most its limit; the cursor has moved past the rest, so the ingestor
+    keeps them for the next fetch (found by bench/hub_scale.py: they were never read)."""
+    exp, _ = seed_experiment(hub, tmp_path)
+    shards = {upload(exp, "w1", seq, n=28) for seq in range(1, 8)}
+    ingestor = Ingestor(exp, set(), {})
+    first, _ = ingestor.fetch(limit=5)
+    second, _ = ingestor.fetch(limit=5)
+    assert [len(first), len(second)] == [5, 2]
+    assert {f.path for f in first + second} == shards
+    assert ingestor.fetch(limit=5)[0] == []
 
 
 def test_a_pruned_shard_frees_its_bytes(hub, s3, tmp_path):
