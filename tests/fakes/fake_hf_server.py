@@ -13,7 +13,8 @@ Every commit is kept, so any old revision can be read. Faults are injected per r
 `add_fault("503", path="/commit/", times=2)`; kinds are an HTTP status ("429", "412", "500", ...),
 "timeout" (hold the request, then drop it unprocessed), "slow" (hold it, then process it: the
 client has given up, so its retry repeats a commit that landed), "reset" (close the connection
-without a response) and "malformed" (200 with broken JSON).
+without a response) and "malformed" (200 with broken JSON). Hugging Face's rate limits are opt-in:
+`FakeHfServer(limits=HfLimits(tier="free", time_scale=60))` (see fake_hf_limits.py).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tests.fakes.fake_hf_limits import HfLimits
 from tests.fakes.http_base import MethodHandler
 
 _API = re.compile(r"^/api/(models|datasets)/([^/]+/[^/]+)(?:/(\w[\w-]*)(?:/([^/]+)(/.*)?)?)?$")
@@ -71,9 +73,14 @@ class Fault:
 class FakeHfServer:
     """Start with `with FakeHfServer(token="hf_x") as server:`; point clients at `server.url`."""
 
-    def __init__(self, token: str | None = None, page_size: int = 1000) -> None:
+    def __init__(
+        self, token: str | None = None, page_size: int = 1000, limits: HfLimits | None = None
+    ) -> None:
         self.token = token
         self.page_size = page_size
+        # Hugging Face's rate limits (fake_hf_limits.py): opt-in, None (the default) limits nothing.
+        # May be set later too: `server.limits = HfLimits(tier="free", time_scale=60)`.
+        self.limits = limits
         self.repos: dict[tuple[str, str], FakeRepo] = {}
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request, on arrival
@@ -212,7 +219,14 @@ class _Handler(MethodHandler):
         if self.hub.token is not None and auth != f"Bearer {self.hub.token}":
             headers = {"X-Error-Message": "Invalid credentials in Authorization header"}
             return self._json(method, split.path, 401, {"error": "Invalid credentials"}, headers)
+        limits = self.hub.limits  # opt-in rate limits (fake_hf_limits.py); None: none
+        if limits is not None:
+            refusal = limits.admit(method, split.path, auth, self.client_address[0])
+            if refusal is not None:
+                return self._json(method, split.path, 429, refusal.body, refusal.headers)
         status, payload, headers = self._route(method, split.path)
+        if limits is not None:
+            limits.answered(method, split.path, status)
         self._json(method, split.path, status, payload, headers)
 
     def _inject(self, fault: Fault, method: str, path: str) -> bool:
