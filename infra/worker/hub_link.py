@@ -2,10 +2,10 @@
 weights.
 
 A hub can make any call wait for minutes (a 429 storm, an outage) and the worker must go on
-playing meanwhile, or the health pass sees no progress and replaces it. So this thread uploads
+playing meanwhile, or the health pass sees no progress and replaces it. So one thread uploads
 whatever the spool holds (one commit) when asked or at the latest every upload interval, keeping
-failed uploads for the next try, and looks for new weights on a timer with the cheapest request
-the hub has (`Experiment.weights_fingerprint`: a file's ETag, one resolver request on Hugging
+failed uploads for the next try, and another looks for new weights on a timer (an upload held
+for long must not keep the worker on old weights) with the cheapest request the hub has (`Experiment.weights_fingerprint`: a file's ETag, one resolver request on Hugging
 Face); when they changed it downloads them and parks them for the play loop to take between
 batches. `trouble` says what the hub is doing to it, for the heartbeat.
 """
@@ -50,9 +50,14 @@ class HubLink:
         self._lock = threading.Lock()
         self._last_check = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="hub-link", daemon=True)
+        # Weights are looked for on a thread of their own: an upload held for long in a hub's
+        # retries (a repo's commit limit) must not keep the worker on old weights.
+        self._watcher = threading.Thread(target=self._watch, name="weights-watch", daemon=True)
 
     def start(self) -> HubLink:
         self._thread.start()
+        if self.weights_check_s:
+            self._watcher.start()
         return self
 
     @property
@@ -78,12 +83,13 @@ class HubLink:
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout_s)
+        if self._watcher.is_alive():
+            self._watcher.join(min(timeout_s, 5.0))
 
     def _run(self) -> None:
         next_upload = time.monotonic() + self.upload_interval_s
         while not self._stop.is_set():
-            next_look = self._last_check + self.weights_check_s if self.weights_check_s else None
-            wait = min(next_upload, next_look or next_upload) - time.monotonic()
+            wait = next_upload - time.monotonic()
             self._wake.wait(max(wait, MIN_WAIT_S))  # an interval of 0 must not spin
             asked = self._wake.is_set()
             self._wake.clear()
@@ -91,9 +97,11 @@ class HubLink:
                 uploaded = self.upload()
                 delay = self.upload_interval_s if uploaded else self.retry_wait_s
                 next_upload = time.monotonic() + delay
-            if next_look is not None and time.monotonic() >= next_look:
-                self.check_weights()
         self.upload()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.weights_check_s):
+            self.check_weights()
 
     def upload(self) -> bool:
         """One commit for everything in the spool; False when it must be tried again."""

@@ -12,8 +12,10 @@ import torch
 from infra.hub.retry import RetryPolicy
 from infra.worker.evalaux import EvalAuxProducer
 from infra.worker.heartbeat import read_heartbeat
+from infra.worker.hub_link import HubLink
 from infra.worker.loop import Worker, WorkerError
 from infra.worker.options import WorkerOptions, WorkerSettings
+from infra.worker.spool import Spool
 from tests.infra.learner_helpers import FakeProducer, seed_experiment, shard_bytes
 from zeb_core.data.shards import EVAL_AUX, SELFPLAY, shard_from_bytes
 from zeb_core.network.checkpoint import init_checkpoint
@@ -135,3 +137,31 @@ def wait_until(condition, timeout_s: float = 30.0) -> None:
     while not condition():
         assert time.monotonic() < end, "timed out"
         time.sleep(0.05)
+
+
+def test_new_weights_are_found_while_an_upload_hangs(fake_hf, hf_hub_factory, tmp_path):
+    """Uploads and weights checks have a thread each: an upload held by the hub (a commit limit,
+    a slow server) does not keep the worker on old weights."""
+    retry = RetryPolicy(attempts=1, base_s=0.01, max_s=0.01)
+    hub = hf_hub_factory(fake_hf, tmp_path, retry=retry, timeout_s=30.0)  # the upload waits
+    experiment, _ = seed_experiment(hub, tmp_path)
+    spool = Spool(tmp_path / "spool")
+    name, data = shard_bytes(28, 1)
+    (spool.folder / name).write_bytes(data)
+    fake_hf.add_fault("timeout", path="examples/(commit|preupload)", times=1, delay_s=6)
+    fingerprint = experiment.weights_fingerprint()
+    link = HubLink(experiment, spool, SELFPLAY, 3600, 0.1, 0.05, fingerprint=fingerprint).start()
+    try:
+        link.upload_soon()
+        wait_until(lambda: fake_hf.count("POST", "examples/(commit|preupload)") >= 1)
+        held_at = time.monotonic()
+        state = experiment.read_state().model_copy(update={"cycle": 7})
+        buf = io.BytesIO()
+        torch.save(init_checkpoint("small", belief_head=True, seed=2).to_dict(), buf)
+        experiment.publish_weights(buf.getvalue(), {}, state)
+        found = []
+        wait_until(lambda: found.append(link.take_weights()) or found[-1] is not None, 5.0)
+        assert found[-1].state.cycle == 7 and time.monotonic() - held_at < 5.0
+    finally:
+        link.close()
+    assert not spool.pending()  # the upload went through on its next try
