@@ -25,7 +25,15 @@ from pathlib import Path
 from typing import Any
 
 from infra.experiment_state import Controls, ExperimentState, Origin, StateError
-from infra.hub.base import Content, FileInfo, Hub, HubError, HubNotFoundError, check_path
+from infra.hub.base import (
+    Content,
+    FileInfo,
+    Fingerprint,
+    Hub,
+    HubError,
+    HubNotFoundError,
+    check_path,
+)
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +125,7 @@ class Experiment:
         """The revision that last wrote the checkpoint."""
         return self.hub.revision("weights", self.checkpoint_file)
 
-    def weights_fingerprint(self) -> str | None:
+    def weights_fingerprint(self) -> Fingerprint | None:
         """Changes whenever the checkpoint does, by the hub's cheapest request: what workers
         poll (a Hugging Face ETag is one resolver request, the cheapest bucket of its limits)."""
         return self.hub.fingerprint("weights", self.checkpoint_file)

@@ -90,10 +90,10 @@ class SimWorker:
             try:
                 if not self.experiment.exists():
                     raise RuntimeError(f"{EXP} has no weights on the hub")
-                fingerprint = self.experiment.weights_fingerprint()
+                found = self.experiment.weights_fingerprint()
                 revision = self.experiment.weights_revision()
                 self.snapshot = self.experiment.pull_weights(revision)
-                return fingerprint
+                return None if found is None else found.tag
             except HubError:
                 self.run.counts["worker_start_retries"] += 1
                 self.sim.wait(RETRY_WAIT_S * (0.5 + self.run.rng.random()))

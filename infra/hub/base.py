@@ -44,6 +44,16 @@ class HubUnavailableError(HubError):
 
 
 @dataclass(frozen=True)
+class Fingerprint:
+    """What `Hub.fingerprint` answers: `tag` changes whenever the file does; `head` is the
+    repo's head revision it was read at, when the answer says so (Hugging Face's X-Repo-Commit),
+    so that a pull at it needs no request of its own for the head."""
+
+    tag: str
+    head: str | None = None
+
+
+@dataclass(frozen=True)
 class FileInfo:
     """A file in a repo at some revision. `revision` is the commit that last wrote it, if known."""
 
@@ -107,7 +117,7 @@ class Hub(Protocol):
         """The revision of the commit that last wrote `path` at head, or None if it is absent."""
         ...
 
-    def fingerprint(self, repo: Repo, path: str) -> str | None:
+    def fingerprint(self, repo: Repo, path: str) -> Fingerprint | None:
         """Something that changes whenever `path` changes (an ETag, a revision), by the
         cheapest request the hub has; None if the file is absent."""
         ...

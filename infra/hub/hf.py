@@ -32,6 +32,7 @@ from huggingface_hub.utils._http import default_client_factory
 from infra.hub.base import (
     Content,
     FileInfo,
+    Fingerprint,
     HubAuthError,
     HubError,
     HubNotFoundError,
@@ -204,20 +205,21 @@ class HfHub:
 
         return self._call(f"list {repo_id}/{folder}", attempt)
 
-    def fingerprint(self, repo: Repo, path: str) -> str | None:
-        """The file's ETag at the branch head: one HEAD on its /resolve/ URL, which counts in
-        the Resolvers bucket of Hugging Face's limits (5,000 per 5 minutes on a free account,
-        against 1,000 Hub API calls: infra.hub.limits)."""
+    def fingerprint(self, repo: Repo, path: str) -> Fingerprint | None:
+        """The file's ETag at the branch head, and that head (X-Repo-Commit): one HEAD on its
+        /resolve/ URL, which counts in the Resolvers bucket of Hugging Face's limits (5,000 per
+        5 minutes on a free account, against 1,000 Hub API calls: infra.hub.limits)."""
         repo_id, repo_type = self._ensure(repo)
         check_path(path)
         url = hf_hub_url(repo_id, path, repo_type=repo_type, endpoint=self._api.endpoint)
 
-        def attempt() -> str | None:
+        def attempt() -> Fingerprint | None:
             try:
                 meta = self._api.get_hf_file_metadata(url=url, timeout=self._timeout_s)
             except RemoteEntryNotFoundError:
                 return None
-            return meta.etag or meta.commit_hash
+            tag = meta.etag or meta.commit_hash
+            return None if tag is None else Fingerprint(tag, meta.commit_hash)
 
         return self._call(f"fingerprint {repo_id}/{path}", attempt)
 

@@ -34,7 +34,16 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from infra.hub.base import REPOS, Content, FileInfo, HubError, HubNotFoundError, Repo, check_path
+from infra.hub.base import (
+    REPOS,
+    Content,
+    FileInfo,
+    Fingerprint,
+    HubError,
+    HubNotFoundError,
+    Repo,
+    check_path,
+)
 from zeb_core.atomic_files import atomic_write_bytes
 
 MANIFEST_FORMAT = "zeb-localhub-1"
@@ -90,8 +99,9 @@ class LocalHub:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def fingerprint(self, repo: Repo, path: str) -> str | None:
-        return self.revision(repo, path)  # a local read: as cheap as anything
+    def fingerprint(self, repo: Repo, path: str) -> Fingerprint | None:
+        revision = self.revision(repo, path)  # a local read: as cheap as anything
+        return None if revision is None else Fingerprint(revision)
 
     def commit(
         self,

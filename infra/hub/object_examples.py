@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from infra.hub.base import Content, FileInfo, Hub, HubError, Repo, check_path
+from infra.hub.base import Content, FileInfo, Fingerprint, Hub, HubError, Repo, check_path
 from infra.hub.object_store import Cursor, ObjectStore
 
 
@@ -64,7 +64,7 @@ class ObjectExamplesHub:
     def revision(self, repo: Repo, path: str) -> str | None:
         return self.weights.revision(repo, path) if repo == "weights" else None
 
-    def fingerprint(self, repo: Repo, path: str) -> str | None:
+    def fingerprint(self, repo: Repo, path: str) -> Fingerprint | None:
         if repo == "weights":
             return self.weights.fingerprint(repo, path)
         raise HubError("examples in object storage are not followed by fingerprint")

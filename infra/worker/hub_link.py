@@ -5,9 +5,10 @@ A hub can make any call wait for minutes (a 429 storm, an outage) and the worker
 playing meanwhile, or the health pass sees no progress and replaces it. So one thread uploads
 whatever the spool holds (one commit) when asked or at the latest every upload interval, keeping
 failed uploads for the next try, and another looks for new weights on a timer (an upload held
-for long must not keep the worker on old weights) with the cheapest request the hub has (`Experiment.weights_fingerprint`: a file's ETag, one resolver request on Hugging
-Face); when they changed it downloads them and parks them for the play loop to take between
-batches. `trouble` says what the hub is doing to it, for the heartbeat.
+for long must not keep the worker on old weights) with the cheapest request the hub has
+(`Experiment.weights_fingerprint`: a file's ETag, one resolver request on Hugging Face). When
+they changed it downloads them at the head that answer named (no Hub API call) and parks them
+for the play loop to take between batches. `trouble` says what the hub is doing to it, for the heartbeat.
 """
 
 from __future__ import annotations
@@ -48,7 +49,6 @@ class HubLink:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._last_check = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="hub-link", daemon=True)
         # Weights are looked for on a thread of their own: an upload held for long in a hub's
         # retries (a repo's commit limit) must not keep the worker on old weights.
@@ -126,16 +126,15 @@ class HubLink:
     def check_weights(self) -> None:
         """Look for new weights now (the thread does it every `weights_check_s`; with 0 the
         play loop calls it before every batch, as small local setups and tests want)."""
-        self._last_check = time.monotonic()
         try:
-            fingerprint = self.experiment.weights_fingerprint()
-            if fingerprint is None or fingerprint == self.fingerprint:
+            found = self.experiment.weights_fingerprint()
+            if found is None or found.tag == self.fingerprint:
                 return
-            snapshot = self.experiment.pull_weights()
+            snapshot = self.experiment.pull_weights(found.head)  # no request for the head
         except HubError as exc:
             self._error = f"weights check waits: {exc}"[:200]
             log.warning("could not check for new weights (%s); keeping the current ones", exc)
             return
-        self.fingerprint = fingerprint
+        self.fingerprint = found.tag
         with self._lock:
             self._new_weights = snapshot

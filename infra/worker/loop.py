@@ -78,14 +78,14 @@ class WeightsFollower:
 
     def refresh(self) -> bool:
         """Pull the weights if the hub has newer ones; True when they changed."""
-        fingerprint = self.experiment.weights_fingerprint()  # before the pull: never too new
+        found = self.experiment.weights_fingerprint()  # before the pull: never too new
         revision = self.experiment.weights_revision()
         if revision is None:
             raise WorkerError(f"{self.experiment.name} has no weights on the hub")
         if self.snapshot is not None and revision == self.snapshot.revision:
             return False
         self.adopt(self.experiment.pull_weights(revision))
-        self.fingerprint = fingerprint
+        self.fingerprint = None if found is None else found.tag
         return True
 
     def adopt(self, snapshot: WeightsSnapshot) -> None:

@@ -186,8 +186,9 @@ def test_fingerprint_is_one_resolver_request_and_follows_the_file(hf_hub, fake_h
     """Workers poll for new weights with this: a HEAD on /resolve/ (HF's Resolvers bucket,
     five times the API bucket), no Hub API call."""
     assert hf_hub.fingerprint("weights", "e.pt") is None
-    hf_hub.commit("weights", {"e.pt": b"one"})
+    rev = hf_hub.commit("weights", {"e.pt": b"one"})
     first = hf_hub.fingerprint("weights", "e.pt")
+    assert first.head == rev  # X-Repo-Commit: a pull at it needs no request for the head
     api_calls, resolves = fake_hf.count("GET", "/api/"), fake_hf.count("HEAD", "/resolve/")
     assert hf_hub.fingerprint("weights", "e.pt") == first
     assert fake_hf.count("HEAD", "/resolve/") == resolves + 1

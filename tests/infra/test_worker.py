@@ -149,7 +149,7 @@ def test_new_weights_are_found_while_an_upload_hangs(fake_hf, hf_hub_factory, tm
     name, data = shard_bytes(28, 1)
     (spool.folder / name).write_bytes(data)
     fake_hf.add_fault("timeout", path="examples/(commit|preupload)", times=1, delay_s=6)
-    fingerprint = experiment.weights_fingerprint()
+    fingerprint = experiment.weights_fingerprint().tag
     link = HubLink(experiment, spool, SELFPLAY, 3600, 0.1, 0.05, fingerprint=fingerprint).start()
     try:
         link.upload_soon()
@@ -165,3 +165,19 @@ def test_new_weights_are_found_while_an_upload_hangs(fake_hf, hf_hub_factory, tm
     finally:
         link.close()
     assert not spool.pending()  # the upload went through on its next try
+
+
+def test_new_weights_are_pulled_without_a_hub_api_call(fake_hf, hf_hub_factory, tmp_path):
+    """A worker's look and pull of new weights spend resolver requests only: the pull reads at
+    the head the look's answer named, so 200 workers do not spend the Hub API quota on it."""
+    hub = hf_hub_factory(fake_hf, tmp_path)
+    experiment, _ = seed_experiment(hub, tmp_path)
+    link = HubLink(experiment, Spool(tmp_path / "spool"), SELFPLAY, 3600, 0, 1, fingerprint=None)
+    state = experiment.read_state().model_copy(update={"cycle": 3})
+    buf = io.BytesIO()
+    torch.save(init_checkpoint("small", belief_head=True, seed=2).to_dict(), buf)
+    experiment.publish_weights(buf.getvalue(), {}, state)
+    api_calls = fake_hf.count("GET", "^/api/") + fake_hf.count("POST", "^/api/")
+    link.check_weights()
+    assert link.take_weights().state.cycle == 3
+    assert fake_hf.count("GET", "^/api/") + fake_hf.count("POST", "^/api/") == api_calls
