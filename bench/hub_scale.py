@@ -9,7 +9,8 @@ own `HfHub` (one token for the fleet, as a fleet has) and uploads its spool (a r
 valid shards) through a real `HubLink` (`upload`, `check_weights`: `Experiment.upload_examples`,
 `weights_fingerprint`, `pull_weights`) on HubLink's own schedule: every `upload_interval_s` (480 s),
 at once when the play loop spooled a shard (by `upload_max_mb`, 32 MB, or because new weights came),
-and a weights check every `weights_check_s` (60 s on Hugging Face). The play loop is simulated at
+and a weights check every `--weights-check-s` (on Hugging Face: 60 s, or 1.5 s per worker of the
+fleet when longer; 300 s at 200). The play loop is simulated at
 the batch level (`games_per_batch` games per batch, `--examples-per-game` examples a game). The
 learner is the real `Fetcher` (with the real `Ingestor`, and its prunes) and the real `Publisher`;
 its training thread is simulated: every `--cycle-s` it takes what the fetcher read and offers new
@@ -83,7 +84,6 @@ from hub_sim.common import (  # noqa: E402
     EXAMPLES_PER_GAME,
     LEARN,
     PLAY,
-    WEIGHTS_CHECK_S,
     _no_tqdm_monitor,
     _quiet,
     say,
@@ -91,7 +91,7 @@ from hub_sim.common import (  # noqa: E402
 from hub_sim.mode import ModeRun  # noqa: E402
 
 from bench._common import report  # noqa: E402
-from infra.hub.limits import HF_QUOTAS  # noqa: E402
+from infra.hub.limits import HF_QUOTAS, hf_weights_check_s  # noqa: E402
 from infra.worker import DEFAULT_UPLOAD_INTERVAL_S  # noqa: E402
 
 
@@ -123,8 +123,17 @@ def main() -> None:
     parser.add_argument(
         "--drain-s", type=float, default=600.0, help="final drain, simulated seconds"
     )
+    parser.add_argument(
+        "--weights-check-s",
+        type=float,
+        default=None,
+        help="seconds between a worker's looks for weights (default: what a fleet this size "
+        "gets on Hugging Face, infra.hub.limits.hf_weights_check_s)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    if args.weights_check_s is None:
+        args.weights_check_s = hf_weights_check_s(args.workers)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     if not modes or any(m not in ("s3", "repo") for m in modes):
         parser.error("--modes takes s3 and/or repo")
@@ -162,7 +171,7 @@ def main() -> None:
                 "drain_s": args.drain_s,
                 "upload_interval_s": DEFAULT_UPLOAD_INTERVAL_S,
                 "upload_max_mb": PLAY.upload_max_mb,
-                "weights_check_s": WEIGHTS_CHECK_S,
+                "weights_check_s": args.weights_check_s,
                 "samples_per_cycle": LEARN.training_steps_per_cycle * LEARN.batch_size,
             },
             "modes": results,

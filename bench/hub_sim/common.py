@@ -24,7 +24,6 @@ TARGET_P95_S = 600.0
 PLAY = WorkerSettings()
 LEARN = LearnerSettings()
 RETRY_WAIT_S = WorkerOptions.model_fields["retry_wait_s"].default
-WEIGHTS_CHECK_S = 60.0  # HfHub.weights_poll_s: what a worker on Hugging Face uses by default
 S3_PUT_CLASS = {"PutObject", "DeleteObjects", "DeleteObject", "CopyObject"}
 log = logging.getLogger("bench.hub_scale")
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from hub_sim.accounting import BenchExperiment
 from hub_sim.clock import SimCancelled, SimEvent
-from hub_sim.common import EXP, PLAY, RETRY_WAIT_S, WEIGHTS_CHECK_S, log
+from hub_sim.common import EXP, PLAY, RETRY_WAIT_S, log
 from infra.experiment import WeightsSnapshot
 from infra.hub.base import HubError
 from infra.worker.hub_link import MIN_WAIT_S, HubLink
@@ -67,7 +67,7 @@ class SimWorker:
                 self.spool,
                 SELFPLAY,
                 PLAY.upload_interval_s,
-                WEIGHTS_CHECK_S,
+                self.run.args.weights_check_s,
                 RETRY_WAIT_S,
                 fingerprint=fingerprint,
             )
@@ -100,12 +100,13 @@ class SimWorker:
         return None
 
     def _link_loop(self) -> None:
-        """HubLink._run, on simulated time."""
+        """HubLink's upload and weights threads, on simulated time, in one actor: requests take
+        no simulated time, so a look is late only while an upload waits out a retry."""
         link, sim = self.link, self.sim
         next_upload = sim.now + PLAY.upload_interval_s
         last_check = sim.now
         while not self.stopping:
-            next_look = last_check + WEIGHTS_CHECK_S
+            next_look = last_check + self.run.args.weights_check_s
             sim.wait(max(min(next_upload, next_look) - sim.now, MIN_WAIT_S), self.wake)
             asked = self.wake.is_set()
             self.wake.clear()

@@ -160,6 +160,12 @@ class FleetSpec(FleetSettings):
     def prefix(self) -> str:
         return fleet_prefix(self.experiment, self.role)
 
+    def worker_settings(self) -> WorkerSettings:
+        """What each worker gets: the fleet's settings, told the most workers the fleet may
+        hold (they share the hub's rate limits and pace their looks for weights by it)."""
+        most = self.auto_max if self.target == "auto" else self.target
+        return self.worker.model_copy(update={"fleet_size": max(most, 1)})
+
     def label(self, index: int) -> WorkerLabel:
         return WorkerLabel(self.experiment, self.role, self.provider, index)
 

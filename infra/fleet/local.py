@@ -198,7 +198,7 @@ class LocalFleet:
     def command(self, label: str) -> list[str]:
         """The `zeb worker` command line of a worker of this fleet."""
         role = self.spec.role
-        settings = model_args(self.spec.worker, exclude=UNUSED_BY_ROLE[role])
+        settings = model_args(self.spec.worker_settings(), exclude=UNUSED_BY_ROLE[role])
         program = [sys.executable, "-m", "zeb_cli.worker", role]  # `zeb worker`, without the flows
         return [
             *program,

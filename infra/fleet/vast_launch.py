@@ -154,4 +154,4 @@ def examples_env(settings: Settings) -> dict[str, str]:
 def worker_args(spec: FleetSpec) -> list[str]:
     """The fleet's worker settings as `zeb worker` options: rendered from the same model that
     generates the worker's command line, so no setting is left behind."""
-    return model_args(spec.worker, exclude=UNUSED_BY_ROLE[spec.role])
+    return model_args(spec.worker_settings(), exclude=UNUSED_BY_ROLE[spec.role])

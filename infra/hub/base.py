@@ -91,10 +91,10 @@ class Hub(Protocol):
         """Where the hub lives, for humans (`local:/path` or `hf:user/weights,user/examples`)."""
         ...
 
-    @property
-    def weights_poll_s(self) -> float:
-        """How often a worker should look for new weights by default: 0 (before every batch)
-        where a look costs nothing, longer where every look counts against a rate limit."""
+    def weights_poll_s(self, fleet_size: int) -> float:
+        """How often a worker of a fleet this size should look for new weights by default: 0
+        (before every batch) where a look costs nothing, longer where every look counts
+        against a rate limit that the whole fleet shares."""
         ...
 
     def head(self, repo: Repo) -> str | None:

@@ -40,7 +40,7 @@ from infra.hub.base import (
     Repo,
     check_path,
 )
-from infra.hub.limits import server_wait
+from infra.hub.limits import hf_weights_check_s, server_wait
 from infra.hub.retry import CommitBudget, RetryPolicy, call_with_retry, describe
 
 T = TypeVar("T")
@@ -160,11 +160,8 @@ class HfHub:
         w, e = self._repos["weights"], self._repos["examples"]
         return f"hf:{w[0]},{e[0]} at {self._api.endpoint}"
 
-    @property
-    def weights_poll_s(self) -> float:
-        # 200 workers at one look a minute spend 1,000 of a free account's 5,000 resolver
-        # requests per 5 minutes (infra.hub.limits), leaving room for the weights downloads.
-        return 60.0
+    def weights_poll_s(self, fleet_size: int) -> float:
+        return hf_weights_check_s(fleet_size)
 
     # -- reading ---------------------------------------------------------------------------------
 

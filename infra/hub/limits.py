@@ -41,6 +41,21 @@ HF_QUOTAS: dict[HfTier, HfQuota] = {
 HF_COMMITS_PER_REPO_HOUR = 128  # observed, not documented (see above)
 HF_COMMIT_BUDGET = 100  # what one zeb process spends of it by default
 
+# A worker's look for new weights is one resolver request (an ETag); when they changed, its pull
+# reads the state, config and checkpoint, a HEAD and a GET each at a pinned revision: 7 resolver
+# requests and no API call. Looking once a minute, or every 1.5 s per worker of the fleet when
+# that is longer, keeps a fleet of any size under 7 x 300 / 1.5 = 1,400 resolver requests per
+# 5 minutes: 28% of a free account's 5,000, leaving the rest to the learner and to people.
+HF_WEIGHTS_CHECK_MIN_S = 60.0
+HF_WEIGHTS_CHECK_S_PER_WORKER = 1.5
+
+
+def hf_weights_check_s(fleet_size: int) -> float:
+    """Seconds between a worker's looks for new weights on Hugging Face, for a fleet this size
+    (60 s up to 40 workers, 300 s at 200)."""
+    return max(HF_WEIGHTS_CHECK_MIN_S, HF_WEIGHTS_CHECK_S_PER_WORKER * max(fleet_size, 1))
+
+
 S3_DELETE_BATCH = 1_000
 S3_PUTS_PER_PREFIX_S = 3_500
 S3_GETS_PER_PREFIX_S = 5_500

@@ -61,8 +61,7 @@ class LocalHub:
     def description(self) -> str:
         return f"local:{self.root}"
 
-    @property
-    def weights_poll_s(self) -> float:
+    def weights_poll_s(self, fleet_size: int) -> float:
         return 0.0  # a file read
 
     # -- reading ---------------------------------------------------------------------------------

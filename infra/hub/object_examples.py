@@ -30,9 +30,8 @@ class ObjectExamplesHub:
     def description(self) -> str:
         return f"{self.weights.description}; examples {self.examples.description}"
 
-    @property
-    def weights_poll_s(self) -> float:
-        return self.weights.weights_poll_s
+    def weights_poll_s(self, fleet_size: int) -> float:
+        return self.weights.weights_poll_s(fleet_size)
 
     def head(self, repo: Repo) -> str | None:
         return self.weights.head(repo) if repo == "weights" else None

@@ -8,7 +8,8 @@ failed uploads for the next try, and another looks for new weights on a timer (a
 for long must not keep the worker on old weights) with the cheapest request the hub has
 (`Experiment.weights_fingerprint`: a file's ETag, one resolver request on Hugging Face). When
 they changed it downloads them at the head that answer named (no Hub API call) and parks them
-for the play loop to take between batches. `trouble` says what the hub is doing to it, for the heartbeat.
+for the play loop to take between batches. `trouble` says what the hub is doing to it, for the
+heartbeat.
 """
 
 from __future__ import annotations

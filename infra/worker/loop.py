@@ -113,7 +113,9 @@ class Worker:
         self.pending: list[Produced] = []
         self.link: HubLink | None = None  # started once the first weights are in
         check_s = options.play.weights_check_s
-        self.weights_check_s = self.experiment.hub.weights_poll_s if check_s is None else check_s
+        if check_s is None:
+            check_s = self.experiment.hub.weights_poll_s(options.play.fleet_size)
+        self.weights_check_s = check_s
         self.seq = 0
         now = datetime.now(UTC)
         self.beat = Heartbeat(

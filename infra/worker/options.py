@@ -82,7 +82,14 @@ class WorkerSettings(_Strict):
         None,
         ge=0,
         description="Seconds between looks for new weights, 0: before every batch (default: "
-        "0 on a local hub, 60 on Hugging Face, where each look is one request of a quota)",
+        "0 on a local hub; on Hugging Face, where each look spends a quota the fleet shares, "
+        "60, or 1.5 per worker of the fleet when that is longer)",
+    )
+    fleet_size: int = Field(
+        1,
+        ge=1,
+        description="Workers of the fleet this one belongs to (the fleet sets it): sizes the "
+        "default weights check on Hugging Face",
     )
     device: str = Field("auto", description="auto (CUDA when present), cpu or cuda")
 

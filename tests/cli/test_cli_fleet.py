@@ -83,7 +83,8 @@ def test_the_fleet_commands_drive_vast(vast_env):
     ]
     assert status["spec"]["worker"]["sims"] == 64 and status["cost"]["dph"] > 0
     created = [b for m, p, b in vast_env.bodies if m == "PUT" and p.startswith("/api/v0/asks/")]
-    assert [(b["runtype"], b["args"]) for b in created] == [("args", ["--sims", "64"])] * 2
+    expected = ("args", ["--sims", "64", "--fleet-size", "2"])
+    assert [(b["runtype"], b["args"]) for b in created] == [expected] * 2
 
     first = status["workers"][0]["id"]
     vast_env.instances[int(first)]["actual_status"] = "exited"

@@ -195,4 +195,5 @@ def test_fingerprint_is_one_resolver_request_and_follows_the_file(hf_hub, fake_h
     assert fake_hf.count("GET", "/api/") == api_calls
     hf_hub.commit("weights", {"e.pt": b"two"})
     assert hf_hub.fingerprint("weights", "e.pt") not in (None, first)
-    assert hf_hub.weights_poll_s > 0  # every look counts against a quota
+    # Every look counts against a quota the fleet shares: a bigger fleet looks less often.
+    assert hf_hub.weights_poll_s(1) == 60.0 and hf_hub.weights_poll_s(200) == 300.0

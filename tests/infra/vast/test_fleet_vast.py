@@ -43,7 +43,8 @@ def test_a_worker_starts_from_the_image_entrypoint_with_its_options_and_env(vast
     assert row["image_uuid"] == MARKET.image and row["disk_space"] == MARKET.disk_gb
     # Launch mode "args": the image's ENTRYPOINT runs, with the worker's options as arguments.
     launch = vast.launches[row["id"]]
-    assert launch.argv == [ENTRYPOINT, "--sims", "32", "--device", "cuda"]
+    # The fleet tells each worker its size: they pace their looks for weights by it.
+    assert launch.argv == [ENTRYPOINT, "--sims", "32", "--fleet-size", "2", "--device", "cuda"]
     assert not launch.onstart
     assert (env["ZEB_WORKER_LABEL"], env["ZEB_EXP"], env["HF_TOKEN"]) == (label, "a", HF_TOKEN)
     assert VAST_KEY not in str(row) and VAST_KEY not in str(env)

@@ -23,7 +23,8 @@ LOGIN = "-u zebbot -p ghp_registryTokenDoNotPrint42 ghcr.io"
 
 def test_the_request_keeps_the_entrypoint_and_the_env_holds_what_the_worker_needs(fleet, settings):
     request = render_launch(fleet.spec, settings, WorkerLabel.parse(ours(3)))
-    assert (request.runtype, request.image, request.args) == ("args", MARKET.image, [])
+    assert request.args == ["--fleet-size", "2"]  # default settings: only what the fleet adds
+    assert (request.runtype, request.image) == ("args", MARKET.image)
     assert "onstart" not in request.sdk_kwargs() and request.image_login is None
     assert request.env == {
         "ZEB_HUB": "hf",
@@ -38,7 +39,10 @@ def test_the_request_keeps_the_entrypoint_and_the_env_holds_what_the_worker_need
         update={"worker": WorkerSettings(sims=50, device="cuda", upload_interval_s=60)}
     )
     args = render_launch(custom, settings, WorkerLabel.parse(ours(3))).args
-    assert args == ["--sims", "50", "--upload-interval-s", "60.0", "--device", "cuda"]
+    assert args == [
+        *("--sims", "50", "--upload-interval-s", "60.0"),
+        *("--fleet-size", "2", "--device", "cuda"),
+    ]
     with_endpoint = settings.model_copy(update={"hf_endpoint": "https://hub.example"})
     env = render_launch(fleet.spec, with_endpoint, WorkerLabel.parse(ours(3))).env
     assert env["ZEB_HF_ENDPOINT"] == "https://hub.example"
