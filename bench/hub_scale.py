@@ -38,12 +38,13 @@ Accounting uses the real counts. Checkpoints are `--checkpoint-kb` of random byt
 Figures per mode (per simulated hour where it says so): commits per repo per hour (weights,
 examples), the busiest 5-minute window of each Hugging Face bucket and its share of the tier's
 quota, the 429s served, the S3 request peaks per second against S3's documented 3,500 PUT / 5,500
-GET per prefix, examples produced / uploaded / ingested (handed over by the fetcher) / surplus
-(produced beyond what the learner trains on: cycles x steps x batch) / lost (games still in a spool
+GET per prefix, examples produced / uploaded / ingested (handed over by the fetcher) / set aside
+unread by the fetcher as surplus (older than half a replay of newer shards) / surplus (produced
+beyond what the learner trains on: cycles x steps x batch) / lost (games still in a spool
 after the final drain: at most `--drain-s` simulated seconds in which workers play no more and
 keep trying to upload; it ends sooner once every link is done and the learner took every upload,
 or nothing new for three cycles) / duplicated (shards handed over twice), upload-to-ingest seconds
-(p50, p95; a shard never ingested counts as infinitely late: null), how long publishes stayed
+(p50, p95, of the shards not set aside; one never ingested counts as infinitely late: null), how long publishes stayed
 pending in the Publisher and how far the fetcher fell behind. Targets, pass or fail per mode: 0
 lost, 0 duplicated, every documented limit under 50% used, p95 upload-to-ingest under 600 s, the
 training thread waiting 0 s on the hub (it makes no hub call: counted through a watching proxy).

@@ -22,6 +22,7 @@ class ShardRecord:
     spooled_at: float
     uploaded_at: float | None = None
     ingested_at: float | None = None
+    set_aside_at: float | None = None  # the fetcher set it aside unread, as surplus
     handed_over: int = 0
 
 
@@ -53,14 +54,16 @@ class Ledger:
                 record.uploaded_at = self.sim.now
                 self.unfetched[path] = self.sim.now
 
-    def handed_over(self, paths: list[str]) -> None:
+    def handed_over(self, paths: list[str], surplus: bool = False) -> None:
         with self.lock:
             for path in paths:
                 record = self.shards.get(path)
                 if record is None:
                     continue
                 record.handed_over += 1
-                if record.ingested_at is None:
+                if surplus:
+                    record.set_aside_at = record.set_aside_at or self.sim.now
+                elif record.ingested_at is None:
                     record.ingested_at = self.last_handover = self.sim.now
 
     def note_fetcher(self, fetched: set[str]) -> None:

@@ -120,14 +120,7 @@ class SimLearner:
             if self.cycle % LEARN.local_replay_cache_save_every == 0:
                 saved = set(self.ingestor.ingested) | set(self.ingestor.rejected)
                 self.fetcher.prune_later(saved, LEARN.keep_example_files, self.pruned)
-        fetched = self.fetcher.take()
-        self.ingestor.apply(fetched, self.replay, self.cycle, self.rng)
-        paths = [item.path for item in fetched]
-        self.ledger.handed_over(paths)
-        with self.ledger.lock:
-            self.real_examples += sum(
-                self.ledger.shards[p].examples for p in paths if p in self.ledger.shards
-            )
+        self._hand_over(self.fetcher.take())
         self.ledger.note_fetcher(self.ingestor.fetched)
         self.handoff_real_s += time.perf_counter() - started
         if self.real_examples >= LEARN.min_buffer:
@@ -141,10 +134,14 @@ class SimLearner:
     def take_last(self) -> None:
         """A clean stop takes what the fetcher read (Learner._shutdown)."""
         self.stopped = True
-        leftover = self.fetcher.take()
-        self.ingestor.apply(leftover, self.replay, self.cycle, self.rng)
-        paths = [item.path for item in leftover]
+        self._hand_over(self.fetcher.take())
+
+    def _hand_over(self, fetched: list) -> None:
+        """Ingestor.apply of what the fetcher read, and the ledger's account of it."""
+        self.ingestor.apply(fetched, self.replay, self.cycle, self.rng)
+        paths = [item.path for item in fetched if not item.surplus]
         self.ledger.handed_over(paths)
+        self.ledger.handed_over([item.path for item in fetched if item.surplus], surplus=True)
         with self.ledger.lock:
             self.real_examples += sum(
                 self.ledger.shards[p].examples for p in paths if p in self.ledger.shards

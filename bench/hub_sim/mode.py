@@ -250,7 +250,9 @@ class ModeRun:
                     quiet_since.append(self.sim.now)
                 with self.ledger.lock:
                     waiting = any(
-                        r.uploaded_at is not None and r.ingested_at is None
+                        r.uploaded_at is not None
+                        and r.ingested_at is None
+                        and r.set_aside_at is None
                         for r in self.ledger.shards.values()
                     )
                     last = max(quiet_since[0], self.ledger.last_handover)
@@ -313,10 +315,14 @@ class ModeRun:
         uploaded = [r for _, r in records if r.uploaded_at is not None]
         lost = [r for _, r in records if r.uploaded_at is None]
         ingested = [r for _, r in records if r.ingested_at is not None]
+        set_aside = [r for _, r in records if r.set_aside_at is not None]
         duplicated = sum(1 for _, r in records if r.handed_over > 1)
+        # Upload to ingest, over the shards the learner read; a shard neither read nor set
+        # aside as surplus counts as infinitely late.
         delays = sorted(
             (r.ingested_at - r.uploaded_at) if r.ingested_at is not None else math.inf
             for r in uploaded
+            if r.set_aside_at is None
         )
         quota = HF_QUOTAS[args.tier]
         buckets = {}
@@ -366,6 +372,8 @@ class ModeRun:
                 "reuploaded_shards": self.ledger.reuploads,
                 "shards": len(records),
                 "ingested_shards": len(ingested),
+                "set_aside_surplus_shards": len(set_aside),
+                "set_aside_surplus_examples": sum(r.examples for r in set_aside),
                 "per_hour": {  # of play (the drain adds no games)
                     "produced": round(produced / args.hours),
                     "uploaded": round(sum(r.examples for r in uploaded) / args.hours),
@@ -376,7 +384,9 @@ class ModeRun:
                 "p50": _pct(delays, 50),
                 "p95": _pct(delays, 95),
                 "max": _pct(delays, 100),
-                "never_ingested_shards": sum(1 for r in uploaded if r.ingested_at is None),
+                "never_ingested_shards": sum(
+                    1 for r in uploaded if r.ingested_at is None and r.set_aside_at is None
+                ),
             },
             "learner": {
                 "cycles": learner.cycle,

@@ -5,7 +5,9 @@ Every hub call can wait (a 429's reset, an outage, a slow listing), and training
 with it. This thread lists and reads new shards (`Ingestor.fetch`) and the experiment's state,
 and hands them over; the training thread takes what is ready between cycles (`take`) without
 ever calling the hub. It stops fetching while the shards it holds exceed `max_backlog` examples:
-what the learner cannot use yet stays on the hub, read later, never dropped and never read twice.
+what the learner cannot use yet stays on the hub, read later, never read twice. Unread shards older
+than `max_backlog` examples of newer ones are set aside as surplus (ingest.py): a learner reading
+a big fleet's shards oldest first would fall ever further behind it.
 """
 
 from __future__ import annotations
@@ -87,10 +89,11 @@ class Fetcher:
 
     def _read_shards(self) -> bool:
         """One round of new shards; True when there may be more right away."""
-        fetched, trouble = self.ingestor.fetch(limit=SHARDS_PER_ROUND)
+        fetched, trouble = self.ingestor.fetch(SHARDS_PER_ROUND, keep_examples=self.max_backlog)
         with self._lock:
             self._ready += fetched
         self.trouble = trouble
         if trouble:
             log.warning("reading shards interrupted by the hub (%s); will retry", trouble)
-        return len(fetched) == SHARDS_PER_ROUND and not trouble
+        read = sum(1 for item in fetched if not item.surplus)
+        return read == SHARDS_PER_ROUND and not trouble

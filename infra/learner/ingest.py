@@ -1,4 +1,11 @@
-"""Finding, validating and ingesting new shards from the hub, and pruning old ones."""
+"""Finding, validating and ingesting new shards from the hub, and pruning old ones.
+
+A fleet can make more than a learner can train on. The fetcher then reads the newest shards and
+sets the older ones aside as surplus (`fetch(keep_examples=...)`): recorded in the ledger beside
+rejected shards (so never read, and pruned like the rest), counted in each report and in the
+`ingest/surplus_total` metric, never silently dropped. Reading them oldest first instead would put
+the learner ever further behind its fleet.
+"""
 
 from __future__ import annotations
 
@@ -38,6 +45,7 @@ class Fetched:
     path: str
     shard: Shard | None
     error: str
+    surplus: bool = False  # set aside unread: newer shards hold what the learner can use
 
     @property
     def examples(self) -> int:
@@ -53,6 +61,7 @@ class IngestReport:
     shard_examples: dict[str, int] = field(default_factory=dict)
     shard_games: dict[str, int] = field(default_factory=dict)
     rejected: int = 0
+    surplus: int = 0  # shards set aside unread (what the fleet made beyond the learner's use)
     newest_created: datetime | None = None
     selfplay_lag: list[int] = field(default_factory=list)
     interrupted: str = ""  # the hub error that stopped this ingest part way ("" = none)
@@ -78,6 +87,8 @@ class Ingestor:
         # Listed and not read yet (a fetch reads at most `limit`, a hub error stops it): a
         # cursor never lists them again, so they wait here for the next fetch.
         self.unread: list[FileInfo] = []
+        self._read_bytes = 0  # of the shards read: their bytes per example sizes the surplus
+        self._read_examples = 0
 
     def new_shards(self) -> list[FileInfo]:
         """Shards not seen yet, oldest first: by cursor in object storage (only what is new
@@ -90,17 +101,48 @@ class Ingestor:
         self.unread = sorted(fresh, key=age_order)
         return self.unread
 
-    def fetch(self, limit: int | None = None) -> tuple[list[Fetched], str]:
+    def fetch(
+        self, limit: int | None = None, keep_examples: int | None = None
+    ) -> tuple[list[Fetched], str]:
         """Read and check new shards from the hub (the I/O half, safe beside training): up to
-        `limit`, oldest first, and the hub error that stopped it part way ("" if none)."""
+        `limit`, oldest first, and the hub error that stopped it part way ("" if none). With
+        `keep_examples`, shards older than that many examples of newer ones are set aside as
+        surplus, unread."""
         out: list[Fetched] = []
         try:
-            for info in self.new_shards()[:limit]:
+            fresh = self.new_shards()
+            if keep_examples is not None:
+                fresh, out = self._set_aside_surplus(fresh, keep_examples)
+            for info in fresh[:limit]:
                 out.append(self._read(info))
                 self.fetched.add(info.path)
         except HubError as exc:
             return out, str(exc)
         return out, ""
+
+    def _set_aside_surplus(
+        self, fresh: list[FileInfo], keep_examples: int
+    ) -> tuple[list[FileInfo], list[Fetched]]:
+        """Split the unread shards (oldest first) into the newest ones that hold about
+        `keep_examples` examples, and the surplus before them. Sizes are estimated from the
+        listing's bytes at the bytes per example of the shards read so far (none read yet, or
+        sizes unknown: nothing is surplus)."""
+        if not self._read_examples:
+            return fresh, []
+        bytes_per_example = self._read_bytes / self._read_examples
+        newer = 0.0
+        cut = 0
+        for index in range(len(fresh) - 1, -1, -1):
+            newer += fresh[index].size / bytes_per_example
+            if newer > keep_examples:
+                cut = index  # the shard that crosses the line is kept, older ones are not
+                break
+        surplus = [
+            Fetched(info.path, None, f"surplus: {newer:.0f}+ newer examples", surplus=True)
+            for info in fresh[:cut]
+        ]
+        self.fetched.update(item.path for item in surplus)
+        return fresh[cut:], surplus
 
     def apply(
         self, fetched: list[Fetched], replay: ReplayBuffer, cycle: int, rng: np.random.Generator
@@ -126,9 +168,12 @@ class Ingestor:
     def _read(self, info: FileInfo) -> Fetched:
         data = self.experiment.read_example(info.path)
         try:
-            return Fetched(info.path, shard_from_bytes(data, info.path), "")
+            shard = shard_from_bytes(data, info.path)
         except ShardError as exc:
             return Fetched(info.path, None, str(exc))
+        self._read_bytes += len(data)
+        self._read_examples += shard.meta.n_examples
+        return Fetched(info.path, shard, "")
 
     def _apply_one(
         self,
@@ -138,6 +183,10 @@ class Ingestor:
         rng: np.random.Generator,
         report: IngestReport,
     ) -> None:
+        if item.surplus:  # in the ledger beside rejected shards: never read, pruned alike
+            self.rejected[item.path] = item.error
+            report.surplus += 1
+            return
         if item.shard is None:
             self.rejected[item.path] = item.error
             report.rejected += 1

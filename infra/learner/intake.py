@@ -61,6 +61,7 @@ class ExampleIntake:
         self.newest_shard_at: datetime | None = None  # creation time of the newest shard seen
         self.fetcher: Fetcher | None = None  # reads the hub beside training once started
         self.leftover: list[Fetched] = []  # read by a stopped fetcher, not taken yet
+        self.surplus_shards = 0  # set aside unread by this run: the fleet made more than enough
 
     @classmethod
     def resume(
@@ -125,13 +126,15 @@ class ExampleIntake:
             log.warning("ingest interrupted by the hub (%s); will retry", report.interrupted)
         self.last_ingest = report
         self.meter.ingested(report.shard_examples, report.shard_games)
-        if report.shards or report.rejected:
+        self.surplus_shards += report.surplus
+        if report.shards or report.rejected or report.surplus:
             self.ledger.total_games += report.games  # the Learner's state mirrors this count
             log.info(
-                "ingested %d shard(s) (%s), set aside %d",
+                "ingested %d shard(s) (%s), set aside %d, surplus %d",
                 report.shards,
                 ", ".join(f"{k}: {v}" for k, v in report.examples.items()) or "no examples",
                 report.rejected,
+                report.surplus,
             )
         if report.newest_created is not None:
             self.newest_shard_at = report.newest_created
@@ -223,6 +226,7 @@ class ExampleIntake:
         out = {
             "ingest/shards_total": float(len(self.ingestor.ingested)),
             "ingest/rejected_total": float(len(self.ingestor.rejected)),
+            "ingest/surplus_total": float(self.surplus_shards),
             "ingest/idle_s": time.monotonic() - self.ingestor.last_new_at,
         }
         if self.newest_shard_at is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -18,7 +19,10 @@ from infra.settings import Settings, make_hub
 from tests.fakes.s3_server import BUCKET, KEYS, s3_server
 from tests.infra.learner_helpers import learner_options, seed_experiment, shard_bytes
 from zeb_cli.hub import hub_app
+from zeb_core.data.replay import ReplayBuffer, ReplayConfig
 from zeb_core.data.shards import SELFPLAY
+
+RNG = np.random.default_rng(0)
 
 
 @pytest.fixture
@@ -154,3 +158,24 @@ def test_hub_ls_shows_the_object_store(hub, s3, tmp_path, monkeypatch):
     view = json.loads(result.stdout)
     assert view["examples"][SELFPLAY]["count"] == 1 and "s3://" in view["hub"]
     assert KEYS["aws_secret_access_key"] not in result.output
+
+
+def test_shards_beyond_what_the_learner_can_use_are_set_aside_as_surplus(hub, s3, tmp_path):
+    """A fleet making more than the learner trains on: the fetcher reads the newest shards and
+    sets the older ones aside, counted in the ledger, never read and never read twice."""
+    exp, _ = seed_experiment(hub, tmp_path)
+    first = upload(exp, "w1", 1, n=100)
+    ingestor = Ingestor(exp, set(), {})
+    fetched, _ = ingestor.fetch(keep_examples=250)  # learns the bytes per example
+    assert [f.path for f in fetched] == [first]
+    older = [upload(exp, "w1", seq, n=100) for seq in range(2, 8)]
+    newest = [upload(exp, "w2", seq, n=100) for seq in range(8, 11)]
+    fetched, trouble = ingestor.fetch(keep_examples=250)
+    assert trouble == ""
+    assert [f.path for f in fetched if f.surplus] == older  # three newest hold 300 > 250
+    assert [f.path for f in fetched if f.shard is not None] == newest
+    report = ingestor.apply(fetched, ReplayBuffer(ReplayConfig(selfplay_capacity=1000)), 0, RNG)
+    assert (report.shards, report.surplus, report.rejected) == (3, 6, 0)
+    assert set(ingestor.rejected) == set(older)
+    assert all(reason.startswith("surplus") for reason in ingestor.rejected.values())
+    assert ingestor.fetch(keep_examples=250) == ([], "")  # never listed or read again
