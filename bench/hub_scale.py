@@ -10,8 +10,8 @@ valid shards) through a real `HubLink` (`upload`, `check_weights`: `Experiment.u
 `weights_fingerprint`, `pull_weights`) on HubLink's own schedule: every `upload_interval_s` (480 s),
 at once when the play loop spooled a shard (by `upload_max_mb`, 32 MB, or because new weights came),
 and a weights check every `--weights-check-s` (on Hugging Face: 60 s, or 1.5 s per worker of the
-fleet when longer; 300 s at 200). The play loop is simulated at
-the batch level (`games_per_batch` games per batch, `--examples-per-game` examples a game). The
+fleet when longer; 300 s at 200). The play loop is simulated at the batch level (`games_per_batch`
+games per batch, `--examples-per-game` examples a game). The
 learner is the real `Fetcher` (with the real `Ingestor`, and its prunes) and the real `Publisher`;
 its training thread is simulated: every `--cycle-s` it takes what the fetcher read and offers new
 weights, never calling the hub (as `infra/learner/service.py`). Hugging Face is the fake Hub
@@ -44,10 +44,11 @@ beyond what the learner trains on: cycles x steps x batch) / lost (games still i
 after the final drain: at most `--drain-s` simulated seconds in which workers play no more and
 keep trying to upload; it ends sooner once every link is done and the learner took every upload,
 or nothing new for three cycles) / duplicated (shards handed over twice), upload-to-ingest seconds
-(p50, p95, of the shards not set aside; one never ingested counts as infinitely late: null), how long publishes stayed
-pending in the Publisher and how far the fetcher fell behind. Targets, pass or fail per mode: 0
-lost, 0 duplicated, every documented limit under 50% used, p95 upload-to-ingest under 600 s, the
-training thread waiting 0 s on the hub (it makes no hub call: counted through a watching proxy).
+(p50, p95, of the shards not set aside; one never ingested counts as infinitely late: null), how
+long publishes stayed pending in the Publisher and how far the fetcher fell behind. Targets, pass
+or fail per mode: 0 lost, 0 duplicated, every documented limit under 50% used, p95
+upload-to-ingest under 600 s, the training thread waiting 0 s on the hub (it makes no hub call:
+counted through a watching proxy).
 The commit limit is not documented: its share is printed beside the targets, not among them. The
 last line of stdout is one JSON object; progress goes to stderr. The run is reproducible (`--seed`)
 up to thread timing.
