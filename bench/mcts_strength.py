@@ -1,7 +1,7 @@
 """MCTS variants against the greedy policy of the same checkpoint, on shared deals, sides swapped.
 
     .venv/bin/python bench/mcts_strength.py [--games 2000] [--sims 50] [--seed 13]
-        [--variant worlds=2] [--variant worlds=2,root=gumbel,exact=6] ...
+        [--variant worlds=2,root=puct,exact=0] [--variant worlds=2] ...
 
 Each `--variant` is a list of `mcts:` spec options (zeb_core/evaluation/player_specs.py) added to
 `mcts:CHECKPOINT,sims=SIMS`; every variant plays the same deals against greedy. The first
@@ -26,7 +26,8 @@ from zeb_core.evaluation.arena import MatchResult, play_match  # noqa: E402
 from zeb_core.evaluation.player_specs import build_player  # noqa: E402
 
 DEFAULT_CKPT = REPO.parent / "shared" / "reference" / "zeb-e2839.pt"
-DEFAULT_VARIANTS = ["worlds=2", "worlds=2,root=gumbel,exact=6", "root=gumbel,exact=7"]
+# PUCT without exact leaves (the baseline), the default search (Gumbel root, exact 5), exact 6.
+DEFAULT_VARIANTS = ["worlds=2,root=puct,exact=0", "worlds=2", "worlds=2,exact=6"]
 
 
 def main(argv: list[str] | None = None) -> dict[str, object]:

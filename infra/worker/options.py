@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from infra.worker import DEFAULT_UPLOAD_INTERVAL_S
 from zeb_core.data.shards import WORKER_ID_PATTERN
+from zeb_core.search.config import DEFAULT_EXACT_TRICKS_LEFT, DEFAULT_INTERIOR, DEFAULT_ROOT
 
 Role = Literal["selfplay", "evalaux"]
 
@@ -34,13 +35,18 @@ class WorkerSettings(_Strict):
     games_per_batch: int = Field(64, ge=1, description="Games played between weight checks")
     node_capacity: int = Field(512, ge=2, description="Nodes per search tree")
     root: Literal["puct", "gumbel"] = Field(
-        "gumbel",
+        DEFAULT_ROOT,
         description="Root search: PUCT with a visit-count target, or Gumbel with the "
         "improved-policy target",
     )
-    interior: Literal["puct", "gumbel"] = Field("puct", description="Selection below the root")
+    interior: Literal["puct", "gumbel"] = Field(
+        DEFAULT_INTERIOR, description="Selection below the root"
+    )
     exact_tricks_left: int = Field(
-        5, ge=0, le=7, description="Solve leaves with at most this many tricks left (0: off)"
+        DEFAULT_EXACT_TRICKS_LEFT,
+        ge=0,
+        le=7,
+        description="Solve leaves with at most this many tricks left (0: off)",
     )
     true_deal: bool = Field(
         False, description="Search the real deal (the original's design; it peeks at hands)"

@@ -163,7 +163,12 @@ def build_mcts_player(spec: PlayerSpec, device: str) -> Player:
 
 def config_from_spec(spec: PlayerSpec) -> MCTSConfig:
     """The search settings a spec names (defaults for the rest)."""
-    from zeb_core.search.config import MCTSConfig
+    from zeb_core.search.config import (
+        DEFAULT_EXACT_TRICKS_LEFT,
+        DEFAULT_INTERIOR,
+        DEFAULT_ROOT,
+        MCTSConfig,
+    )
     from zeb_core.search.gumbel import GumbelConfig
 
     sims = spec.int_option("sims", MCTS_SIMULATIONS)
@@ -180,10 +185,10 @@ def config_from_spec(spec: PlayerSpec) -> MCTSConfig:
         simulations=sims,
         worlds=spec.int_option("worlds", default_worlds),
         c_puct=spec.float_option("c", MCTSConfig.c_puct),
-        root=spec.options.get("root", "puct"),  # type: ignore[arg-type]  # checked by the config
-        interior=spec.options.get("interior", "puct"),  # type: ignore[arg-type]
+        root=spec.options.get("root", DEFAULT_ROOT),  # type: ignore[arg-type]  # config checks it
+        interior=spec.options.get("interior", DEFAULT_INTERIOR),  # type: ignore[arg-type]
         gumbel=gumbel,
-        exact_tricks_left=spec.int_option("exact", 0, minimum=0),
+        exact_tricks_left=spec.int_option("exact", DEFAULT_EXACT_TRICKS_LEFT, minimum=0),
         belief_worlds=spec.int_option("belief", 0, minimum=0) > 0,
     )
 

@@ -334,7 +334,8 @@ def test_player_spec(tmp_path) -> None:
     assert (cfg.simulations, cfg.worlds, cfg.c_puct, cfg.dirichlet_fraction) == (6, 2, 2.0, 0.0)
     default = build_player(f"mcts:{path}", "cpu").config
     assert (default.simulations, default.worlds) == (50, 2)  # 25 simulations per world
-    assert (default.root, default.interior, default.exact_tricks_left) == ("puct", "puct", 0)
+    # By default the search self-play uses (zeb_core.search.config).
+    assert (default.root, default.interior, default.exact_tricks_left) == ("gumbel", "puct", 5)
     assert (
         not default.belief_worlds
         and build_player(f"mcts:{path},belief=1", "cpu").config.belief_worlds

@@ -30,7 +30,7 @@ def test_gumbel_search_with_exact_values_beats_greedy() -> None:
 
 def test_puct_search_is_not_weaker_than_greedy() -> None:
     assert REFERENCE_CKPT.is_file(), f"reference checkpoint missing: {REFERENCE_CKPT}"
-    mcts = build_player(f"mcts:{REFERENCE_CKPT},sims=50", "cpu")
+    mcts = build_player(f"mcts:{REFERENCE_CKPT},sims=50,root=puct,exact=0", "cpu")
     greedy = build_player(f"greedy:{REFERENCE_CKPT}", "cpu")
     result = play_match(mcts, greedy, 200, seed=12, batch_size=200)
     # Over 2 x 2000 games PUCT won 52.1%; a broken search (a flipped sign) loses most games.
