@@ -88,12 +88,11 @@ class SimWorker:
         """Worker._start and WeightsFollower.refresh: wait out the hub until weights are in."""
         while not self.stopping:
             try:
-                if not self.experiment.exists():
-                    raise RuntimeError(f"{EXP} has no weights on the hub")
                 found = self.experiment.weights_fingerprint()
-                revision = self.experiment.weights_revision()
-                self.snapshot = self.experiment.pull_weights(revision)
-                return None if found is None else found.tag
+                if found is None:
+                    raise RuntimeError(f"{EXP} has no weights on the hub")
+                self.snapshot = self.experiment.pull_weights(found.head)
+                return found.tag
             except HubError:
                 self.run.counts["worker_start_retries"] += 1
                 self.sim.wait(RETRY_WAIT_S * (0.5 + self.run.rng.random()))

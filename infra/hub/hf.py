@@ -24,7 +24,11 @@ from typing import TypeVar
 
 import httpx2
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, hf_hub_url
-from huggingface_hub.errors import HfHubHTTPError, RemoteEntryNotFoundError
+from huggingface_hub.errors import (
+    HfHubHTTPError,
+    RemoteEntryNotFoundError,
+    RepositoryNotFoundError,
+)
 from huggingface_hub.hf_api import RepoFile
 from huggingface_hub.utils import disable_progress_bars, set_client_factory
 from huggingface_hub.utils._http import default_client_factory
@@ -206,14 +210,14 @@ class HfHub:
         """The file's ETag at the branch head, and that head (X-Repo-Commit): one HEAD on its
         /resolve/ URL, which counts in the Resolvers bucket of Hugging Face's limits (5,000 per
         5 minutes on a free account, against 1,000 Hub API calls: infra.hub.limits)."""
-        repo_id, repo_type = self._ensure(repo)
+        repo_id, repo_type = self._ensure(repo, create=False)
         check_path(path)
         url = hf_hub_url(repo_id, path, repo_type=repo_type, endpoint=self._api.endpoint)
 
         def attempt() -> Fingerprint | None:
             try:
                 meta = self._api.get_hf_file_metadata(url=url, timeout=self._timeout_s)
-            except RemoteEntryNotFoundError:
+            except (RemoteEntryNotFoundError, RepositoryNotFoundError):
                 return None
             tag = meta.etag or meta.commit_hash
             return None if tag is None else Fingerprint(tag, meta.commit_hash)
@@ -285,12 +289,14 @@ class HfHub:
         except (HfHubHTTPError, OSError, ValueError) as err:
             raise permanent(what, err) from err
 
-    def _ensure(self, repo: Repo) -> tuple[str, str]:
-        """Create the repo on first use (idempotent: an existing repo is left as it is)."""
+    def _ensure(self, repo: Repo, create: bool = True) -> tuple[str, str]:
+        """Create the repo on first use (idempotent: an existing repo is left as it is). Reads
+        by /resolve/ URL pass create=False: a worker's looks and pulls must not spend a Hub API
+        call each on a repo that was created long ago (a missing repo reads as a missing file)."""
         if repo not in self._repos:
             raise HubError(f"unknown repo {repo!r}; expected 'weights' or 'examples'")
         repo_id, repo_type = self._repos[repo]
-        if repo not in self._ready:
+        if create and repo not in self._ready:
             self._call(
                 f"create {repo_type} repo {repo_id}",
                 lambda: self._api.create_repo(
@@ -301,7 +307,7 @@ class HfHub:
         return repo_id, repo_type
 
     def _download(self, repo: Repo, path: str, revision: str | None, cache: Path | None) -> Path:
-        repo_id, repo_type = self._ensure(repo)
+        repo_id, repo_type = self._ensure(repo, create=revision is None)
         check_path(path)
         # Resolve the branch to a commit id first: hf_hub_download on a branch would fall back to
         # a stale cached ref when the Hub hiccups; on a commit id the answer is always exact.

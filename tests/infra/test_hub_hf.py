@@ -197,3 +197,14 @@ def test_fingerprint_is_one_resolver_request_and_follows_the_file(hf_hub, fake_h
     assert hf_hub.fingerprint("weights", "e.pt") not in (None, first)
     # Every look counts against a quota the fleet shares: a bigger fleet looks less often.
     assert hf_hub.weights_poll_s(1) == 60.0 and hf_hub.weights_poll_s(200) == 300.0
+
+
+def test_reads_by_resolve_url_create_no_repo_and_spend_no_api_call(hf_hub, fake_hf) -> None:
+    """A worker's look for weights on a repo it never touched: one resolver request, no
+    create_repo (a fleet of 200 starting at once would spend 200 Hub API calls on it)."""
+    assert hf_hub.fingerprint("weights", "e.pt") is None  # the repo does not exist yet
+    assert fake_hf.count("POST", "^/api/") + fake_hf.count("GET", "^/api/") == 0
+    rev = hf_hub.commit("weights", {"e.pt": b"w"})  # a write creates it
+    api_calls = fake_hf.count("POST", "^/api/") + fake_hf.count("GET", "^/api/")
+    assert hf_hub.read("weights", "e.pt", rev) == b"w"
+    assert fake_hf.count("POST", "^/api/") + fake_hf.count("GET", "^/api/") == api_calls

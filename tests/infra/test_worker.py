@@ -89,9 +89,10 @@ def test_unknown_experiment_is_a_one_line_error(local_hub, tmp_path):
 def test_worker_rides_out_hub_faults(fake_hf, hf_hub_factory, tmp_path):
     hub = hf_hub_factory(fake_hf, tmp_path, retry=RetryPolicy(attempts=3, base_s=0.001, max_s=0.01))
     experiment, _ = seed_experiment(hub, tmp_path)
-    # Start-up: the first look at the hub meets a 429 and a 503; the client retries them.
-    fake_hf.add_fault("429", path="/api/models/zeb-test/weights", times=1)
-    fake_hf.add_fault("503", path="/api/models/zeb-test/weights", times=1)
+    # Start-up: the first look at the hub (a /resolve/ request: no Hub API call) meets a 429 and
+    # a 503; the client retries them.
+    fake_hf.add_fault("429", path="^/zeb-test/weights/resolve/", times=1)
+    fake_hf.add_fault("503", path="^/zeb-test/weights/resolve/", times=1)
     # Mid-run: the first upload fails past the retries (3 x 500): its shard waits in the spool.
     fake_hf.add_fault("500", path="/api/models/zeb-test/examples/commit", method="POST", times=3)
     fake_hf.add_fault("timeout", path="/api/models/zeb-test/examples/commit", times=1, delay_s=1.5)
