@@ -120,7 +120,7 @@ class Worker:
         if check_s is None:
             check_s = self.experiment.hub.weights_poll_s(options.play.fleet_size)
         self.weights_check_s = check_s
-        self.seq = 0
+        self.seq = self.spool.last_seq()  # a leftover of an earlier run keeps its name
         now = datetime.now(UTC)
         self.beat = Heartbeat(
             worker_id=options.worker_id,

@@ -13,7 +13,14 @@ from pathlib import Path
 
 from zeb_core.atomic_files import atomic_write_bytes
 from zeb_core.data.examples import Examples
-from zeb_core.data.shards import SHARD_SUFFIX, ShardError, ShardMeta, read_shard, shard_to_bytes
+from zeb_core.data.shards import (
+    SHARD_SUFFIX,
+    ShardError,
+    ShardMeta,
+    read_shard,
+    shard_seq,
+    shard_to_bytes,
+)
 
 
 class Spool:
@@ -23,6 +30,8 @@ class Spool:
         self._games: dict[str, int] = {}  # shard name -> its games, read once per shard
 
     def put(self, name: str, examples: Examples, meta: ShardMeta) -> Path:
+        if (self.folder / name).exists():  # another run's games: never written over
+            raise ValueError(f"spool {self.folder} holds {name} already")
         self._games[name] = meta.n_games
         return atomic_write_bytes(self.folder / name, shard_to_bytes(examples, meta))
 
@@ -41,6 +50,11 @@ class Spool:
     def pending(self) -> list[Path]:
         """Shards waiting for upload, oldest first (names sort by time)."""
         return sorted(p for p in self.folder.glob(f"*{SHARD_SUFFIX}") if not p.name.startswith("."))
+
+    def last_seq(self) -> int:
+        """The highest sequence number among the spooled shards (0 when none): a restarted
+        worker numbers on from it, so a shard of its own never takes a leftover's name."""
+        return max((shard_seq(p.name) or 0 for p in self.pending()), default=0)
 
     def remove(self, paths: list[Path]) -> None:
         for path in paths:

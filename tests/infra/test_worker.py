@@ -182,3 +182,23 @@ def test_new_weights_are_pulled_without_a_hub_api_call(fake_hf, hf_hub_factory, 
     link.check_weights()
     assert link.take_weights().state.cycle == 3
     assert fake_hf.count("GET", "^/api/") + fake_hf.count("POST", "^/api/") == api_calls
+
+
+def test_a_worker_replaced_mid_storm_leaves_no_games_behind(fake_hf, hf_hub_factory, tmp_path):
+    """A worker stops (a health pass replaced it) while every upload meets 429s: its games wait
+    in the spool, and the next worker under its label uploads them before its own."""
+    hub = hf_hub_factory(fake_hf, tmp_path, retry=RetryPolicy(attempts=2, base_s=0.001, max_s=0.01))
+    experiment, _ = seed_experiment(hub, tmp_path)
+    # On the commit only: huggingface_hub waits out a 429 on preupload itself, for seconds.
+    fake_hf.add_fault("429", path="examples/commit", times=10**6, delay_s=0)
+    spool = tmp_path / "spool" / "exp" / "w1"
+    first = Worker(hub, _options(tmp_path, max_batches=3), FakeProducer())
+    first.run()  # stops mid-storm: its last upload fails too
+    assert list(spool.glob("*.npz")) and _shards(experiment) == []
+    with fake_hf.lock:
+        fake_hf.faults.clear()  # the storm ends
+    second = Worker(hub, _options(tmp_path, max_batches=1), FakeProducer())
+    second.run()
+    shards = _shards(experiment)
+    assert sum(s.meta.n_games for s in shards) == first.games + second.games == 8
+    assert not list(spool.glob("*.npz"))

@@ -109,6 +109,12 @@ def shard_time(name: str) -> datetime | None:
     return datetime.strptime(match.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
 
 
+def shard_seq(name: str) -> int | None:
+    """The sequence number written into a shard's name (None for names zeb did not write)."""
+    match = _NAME_STAMP.search(name)
+    return int(match.group(2)) if match else None
+
+
 def shard_worker(name: str) -> str | None:
     """The worker id a shard name starts with (None for names zeb did not write)."""
     parts = name.rsplit("-", 2)  # <worker>, <stamp>, <seq>.npz
