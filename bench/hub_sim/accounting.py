@@ -1,15 +1,16 @@
-"""What the hub-scale bench counts: every shard from its upload to its ingest, and the hub calls of
-the training thread.
+"""What the hub-scale bench counts: every shard from its upload to its ingest, the hub calls of
+the training thread, and the S3 requests.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from hub_sim.clock import Sim
-from hub_sim.common import EXP
+from hub_sim.common import EXP, S3_PUT_CLASS
 from infra.experiment import Experiment
 
 # -- accounting ------------------------------------------------------------------------------------
@@ -116,3 +117,42 @@ class BenchExperiment(Experiment):
         if self.on_publish is not None:
             self.on_publish(state.cycle)
         return revision
+
+
+class S3Counter:
+    """S3 requests by class and simulated second, overall and per prefix: boto3's
+    before-parameter-build event, once per API call (the parameters name the key or prefix)."""
+
+    def __init__(self, sim: Sim) -> None:
+        self.sim = sim
+        self.lock = threading.Lock()
+        self.by_op: Counter[str] = Counter()
+        self.per_s: Counter[tuple[str, int]] = Counter()
+        self.per_prefix_s: Counter[tuple[str, str, int]] = Counter()
+
+    def __call__(self, model, params, **_) -> None:
+        op = model.name
+        cls = "put" if op in S3_PUT_CLASS else "get"
+        key = params.get("Key") or params.get("Prefix") or ""
+        prefix = key.rsplit("/", 1)[0] + "/" if "/" in key else ""
+        second = int(self.sim.now)
+        with self.lock:
+            self.by_op[op] += 1
+            self.per_s[(cls, second)] += 1
+            self.per_prefix_s[(cls, prefix, second)] += 1
+
+    def peaks(self) -> dict:
+        with self.lock:
+            peak = {
+                c: max((n for (k, _), n in self.per_s.items() if k == c), default=0)
+                for c in ("put", "get")
+            }
+            per_prefix = {
+                c: max((n for (k, _, _), n in self.per_prefix_s.items() if k == c), default=0)
+                for c in ("put", "get")
+            }
+            return {
+                "by_operation": dict(self.by_op),
+                "peak_per_s": peak,
+                "peak_per_s_per_prefix": per_prefix,
+            }

@@ -9,7 +9,6 @@ import math
 import os
 import shutil
 import tempfile
-import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -19,14 +18,13 @@ import huggingface_hub.utils._http as hf_http
 import numpy as np
 
 import infra.learner.publisher as publisher_module
-from hub_sim.accounting import Ledger
+from hub_sim.accounting import Ledger, S3Counter
 from hub_sim.clock import Sim, TimeShim
 from hub_sim.common import (
     BUCKET,
     EXP,
     PLAY,
     S3_KEYS,
-    S3_PUT_CLASS,
     TARGET_P95_S,
     TARGET_SHARE,
     TOKEN,
@@ -57,45 +55,6 @@ from zeb_core.data.examples import bytes_per_example
 from zeb_core.data.shards import synthetic_examples
 
 # -- one mode --------------------------------------------------------------------------------------
-
-
-class S3Counter:
-    """S3 requests by class and simulated second, overall and per prefix: boto3's
-    before-parameter-build event, once per API call (the parameters name the key or prefix)."""
-
-    def __init__(self, sim: Sim) -> None:
-        self.sim = sim
-        self.lock = threading.Lock()
-        self.by_op: Counter[str] = Counter()
-        self.per_s: Counter[tuple[str, int]] = Counter()
-        self.per_prefix_s: Counter[tuple[str, str, int]] = Counter()
-
-    def __call__(self, model, params, **_) -> None:
-        op = model.name
-        cls = "put" if op in S3_PUT_CLASS else "get"
-        key = params.get("Key") or params.get("Prefix") or ""
-        prefix = key.rsplit("/", 1)[0] + "/" if "/" in key else ""
-        second = int(self.sim.now)
-        with self.lock:
-            self.by_op[op] += 1
-            self.per_s[(cls, second)] += 1
-            self.per_prefix_s[(cls, prefix, second)] += 1
-
-    def peaks(self) -> dict:
-        with self.lock:
-            peak = {
-                c: max((n for (k, _), n in self.per_s.items() if k == c), default=0)
-                for c in ("put", "get")
-            }
-            per_prefix = {
-                c: max((n for (k, _, _), n in self.per_prefix_s.items() if k == c), default=0)
-                for c in ("put", "get")
-            }
-            return {
-                "by_operation": dict(self.by_op),
-                "peak_per_s": peak,
-                "peak_per_s_per_prefix": per_prefix,
-            }
 
 
 class ModeRun:
