@@ -9,11 +9,18 @@ fixed deals each; the final weights also against the heuristic and against the i
 
     python bench/learning.py [--minutes 20] [--size small] [--workers 1] [--design zeb]
         [--compare-original] [--worker sims=32] [--learner lr=1e-3] [--points 8]
+        [--stage1-after 10 [--stage1 eval_aux_batch_fraction=0.1] [--stage1-workers 1]]
 
 `--design original` runs the original's self-play search (one PUCT tree over the true deal, 200
 simulations, temperature 1 for all 28 plays, forced moves searched; reference README);
 `--compare-original` runs zeb's design and then the original's for the same budget and prints both
-curves. The last line is one JSON object.
+curves.
+
+`--stage1-after MINUTES` measures the seed's stage 1 as a lever: a run of stage 0 throughout, then
+a run from the same random weights that switches to stage 1 at that minute, as `learn/stage1` does
+(the stage's controls, `--stage1 KEY=VALUE` to change one, e.g. eval_aux_batch_fraction=0.1, and
+`--stage1-workers` eval-aux workers on the same cores); both curves side by side. The last line is
+one JSON object.
 """
 
 from __future__ import annotations
@@ -59,31 +66,63 @@ def main() -> None:
         metavar="KEY=VALUE",
         help="a LearnerSettings field (infra/learner/options.py)",
     )
+    parser.add_argument(
+        "--stage1-after",
+        type=float,
+        default=None,
+        metavar="MINUTES",
+        help="also run stage 0 then stage 1 from this minute, and compare",
+    )
+    parser.add_argument(
+        "--stage1",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a stage-1 control (infra/experiment_state.py Controls), over the stage's own",
+    )
+    parser.add_argument("--stage1-workers", type=int, default=1, help="eval-aux workers")
     parser.add_argument("--home", type=Path, default=None, help="keep the runs' files here")
     args = parser.parse_args()
-    designs = ["zeb", "original"] if args.compare_original else [args.design]
+    if args.stage1_after is not None and not 0 <= args.stage1_after < args.minutes:
+        parser.error("--stage1-after must be at least 0 and less than --minutes")
+    runs = _runs(args)
     results = {}
-    for design in designs:
-        settings = RunSettings.build(
-            design=design,
-            minutes=args.minutes,
-            size=args.size,
-            belief_head=args.belief,
-            workers=args.workers,
-            points=args.points,
-            seed=args.seed,
-            worker=parse_assignments(args.worker),
-            learner=parse_assignments(args.learner),
-        )
-        print(f"== {design}: {args.minutes:g} minutes from random weights", flush=True)
+    for name, settings in runs.items():
+        print(f"== {settings.label}: {args.minutes:g} minutes from random weights", flush=True)
         run = run_pipeline(settings, args.home)
-        results[design] = evaluate_run(run, args.games)
-        _print_curve(design, results[design])
-    main_result = results[designs[0]]
-    if len(results) > 1:
-        main_result = {**main_result, "original": results["original"]}
+        results[name] = evaluate_run(run, args.games)
+        _print_curve(settings.label, results[name])
+    first, *others = results
+    main_result = {**results[first], **{name: results[name] for name in others}}
+    if others:
         _print_side_by_side(results)
     report(main_result)
+
+
+def _runs(args: argparse.Namespace) -> dict[str, RunSettings]:
+    """The runs to compare, by name: one design, zeb and the original, or stage 0 and stage 1."""
+    common = dict(
+        minutes=args.minutes,
+        size=args.size,
+        belief_head=args.belief,
+        workers=args.workers,
+        points=args.points,
+        seed=args.seed,
+        worker=parse_assignments(args.worker),
+        learner=parse_assignments(args.learner),
+    )
+    if args.stage1_after is not None:
+        stage1 = dict(
+            stage1=parse_assignments(args.stage1),
+            stage1_after=args.stage1_after,
+            stage1_workers=args.stage1_workers,
+        )
+        return {
+            "stage0": RunSettings.build(design=args.design, **common),
+            "stage1": RunSettings.build(design=args.design, **common, **stage1),
+        }
+    designs = ["zeb", "original"] if args.compare_original else [args.design]
+    return {design: RunSettings.build(design=design, **common) for design in designs}
 
 
 def _print_curve(design: str, result: dict) -> None:
@@ -103,12 +142,17 @@ def _print_curve(design: str, result: dict) -> None:
 
 
 def _print_side_by_side(results: dict) -> None:
-    zeb, original = results["zeb"]["curve"], results["original"]["curve"]
-    print("minutes   zeb vs random (games)      original vs random (games)")
-    for a, b in zip(zeb, original, strict=False):
+    (name_a, a_run), (name_b, b_run) = list(results.items())[:2]
+    print(f"minutes   {name_a} vs random (games)      {name_b} vs random (games)")
+    for a, b in zip(a_run["curve"], b_run["curve"], strict=False):
         print(
             f"{a['minutes']:6.1f}   {a['win_rate']:.1%} ({a['games']:6d})"
             f"            {b['win_rate']:.1%} ({b['games']:6d})"
+        )
+    for name, run in ((name_a, a_run), (name_b, b_run)):
+        print(
+            f"final {name}: vs random {run['final_win_rate_vs_random']:.1%}, vs heuristic "
+            f"{run['final_win_rate_vs_heuristic']:.1%}"
         )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from infra.experiment import Experiment
+from infra.experiment_state import Controls
 from infra.fleet.base import FleetSpec
 from infra.fleet.local import LocalFleet
 from infra.fleet.memory import FleetPaths
@@ -80,14 +81,28 @@ class RunSettings(BaseModel):
     seed: int
     worker: WorkerSettings
     learner: LearnerSettings
+    # Stage 1 from this minute on (None: stage 0 throughout): the controls, as the learn flow's
+    # stage 1 writes them, and an eval-aux fleet on the same cores.
+    stage1_after: float | None = None
+    stage1_controls: Controls = Controls.stage1()
+    stage1_workers: int = 1
 
     @classmethod
-    def build(cls, *, design: str, worker: dict, learner: dict, **values: Any) -> RunSettings:
+    def build(
+        cls, *, design: str, worker: dict, learner: dict, stage1: dict | None = None, **values: Any
+    ) -> RunSettings:
         play = WorkerSettings.model_validate(
             {"upload_interval_s": 30.0, **DESIGNS[design], **worker}
         )
         train = LearnerSettings.model_validate({**BENCH_LEARNER, **learner})
-        return cls(design=design, worker=play, learner=train, **values)
+        controls = Controls.model_validate({**Controls.stage1().model_dump(), **(stage1 or {})})
+        return cls(design=design, worker=play, learner=train, stage1_controls=controls, **values)
+
+    @property
+    def label(self) -> str:
+        if self.stage1_after is None:
+            return self.design
+        return f"{self.design}, stage 1 after {self.stage1_after:g} min"
 
 
 @dataclass
@@ -137,12 +152,7 @@ def run_pipeline(settings: RunSettings, keep: Path | None) -> Run:
     experiment.seed(initial)
     env = _child_env(home)
     os.environ.update(env)  # the fleet's workers inherit it
-    fleet = LocalFleet(
-        FleetSpec(experiment=EXP, role="selfplay", target=settings.workers, worker=settings.worker),
-        experiment,
-        FleetPaths(home, EXP, "selfplay"),
-        Settings(home=home, hub_dir=home / "hub"),
-    )
+    fleet = _fleet(settings, experiment, home, "selfplay", settings.workers)
     options = LearnerOptions.of(
         EXP,
         settings.learner.model_copy(
@@ -151,12 +161,33 @@ def run_pipeline(settings: RunSettings, keep: Path | None) -> Run:
     )
     device = str(resolve_device(settings.learner.device))
     run = Run(settings, home, keep is not None, initial, device=device)
+    evalaux = _fleet(settings, experiment, home, "evalaux", settings.stage1_workers)
     fleet.up(settings.workers)
     try:
-        _learn_with_snapshots(run, options, experiment, home)
+        _learn_with_snapshots(run, options, experiment, home, evalaux)
     finally:
         fleet.down()
+        evalaux.down()
     return run
+
+
+def _fleet(settings: RunSettings, experiment, home: Path, role: str, workers: int) -> LocalFleet:
+    worker = settings.worker if role == "selfplay" else WorkerSettings(upload_interval_s=30.0)
+    return LocalFleet(
+        FleetSpec(experiment=EXP, role=role, target=workers, worker=worker),
+        experiment,
+        FleetPaths(home, EXP, role),
+        Settings(home=home, hub_dir=home / "hub"),
+    )
+
+
+def _start_stage1(run: Run, experiment: Experiment, evalaux: LocalFleet) -> None:
+    """What `learn/stage1` does to a running experiment: the stage's controls, then the eval-aux
+    fleet (the learner reads the controls live, as after a rollback)."""
+    controls = run.settings.stage1_controls.model_dump()
+    experiment.update_controls(by="learning bench stage 1", **controls)
+    evalaux.up(run.settings.stage1_workers)
+    print(f"  stage 1 from here: {run.settings.stage1_workers} eval-aux worker(s)", flush=True)
 
 
 def _child_env(home: Path) -> dict[str, str]:
@@ -170,7 +201,9 @@ def _child_env(home: Path) -> dict[str, str]:
     }
 
 
-def _learn_with_snapshots(run: Run, options: LearnerOptions, experiment, home: Path) -> None:
+def _learn_with_snapshots(
+    run: Run, options: LearnerOptions, experiment, home: Path, evalaux: LocalFleet
+) -> None:
     log = (home / "learner.log").open("ab")
     learner = subprocess.Popen(
         learner_command(options), stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ)
@@ -178,10 +211,14 @@ def _learn_with_snapshots(run: Run, options: LearnerOptions, experiment, home: P
     started = time.monotonic()
     every_s = 60 * run.settings.minutes / run.settings.points
     next_at = every_s
+    stage1_at = None if run.settings.stage1_after is None else 60 * run.settings.stage1_after
     try:
         while learner.poll() is None:
             time.sleep(1.0)
             elapsed = time.monotonic() - started
+            if stage1_at is not None and elapsed >= stage1_at:
+                _start_stage1(run, experiment, evalaux)
+                stage1_at = None
             if elapsed >= next_at:
                 _snapshot(run, experiment, home, elapsed / 60)
                 next_at += every_s
@@ -228,6 +265,8 @@ def evaluate_run(run: Run, games: int) -> dict[str, Any]:
         shutil.rmtree(run.home, ignore_errors=True)
     return {
         "design": run.settings.design,
+        "label": run.settings.label,
+        "stage1_after": run.settings.stage1_after,
         "device": run.device,
         "minutes": run.settings.minutes,
         "games": final.games if final else 0,
