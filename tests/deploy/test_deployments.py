@@ -203,8 +203,8 @@ def _assert_forms_describe_every_parameter(server) -> None:
 
 def _ladder_follows_the_weights(server, worker) -> None:
     """Every 5th publish emits zeb.ladder.due: two evaluate runs appear while the learner
-    publishes every cycle; one that runs is named and tagged, and stops within seconds when
-    cancelled (Prefect kills it after 30 s)."""
+    publishes every cycle; one that runs is named and tagged, and stops when cancelled (a
+    block of games at the latest; Prefect kills it after 30 s)."""
     wait_until(lambda: len(server.flow_runs("evaluate/ladder")) >= 2, 240, "two ladder runs")
 
     def started() -> list[dict]:
@@ -217,16 +217,31 @@ def _ladder_follows_the_weights(server, worker) -> None:
         lambda: f"exp:{EXP}" in _run(server, run["id"])["tags"], 60, "the run's tags", worker
     )
     assert _run(server, run["id"])["name"] == f"{EXP}-ladder"
+    _cancel_live_ladder_runs(server)
+    wait_until(  # Prefect kills a run 30 s after its cancel, whatever the run does
+        lambda: server.state_of(run["id"]) in ("CANCELLED", "COMPLETED"),
+        45,
+        "the running ladder run to stop on cancel",
+        worker,
+    )
+
+    # The learner still publishes, so more ladder runs may be scheduled meanwhile: each is
+    # cancelled as it appears (a pending one within Prefect's own 30 s kill of a cancel).
+    def all_stopped() -> bool:
+        return _cancel_live_ladder_runs(server) == 0
+
+    wait_until(all_stopped, 60, "every ladder run to stop", worker)
+
+
+def _cancel_live_ladder_runs(server) -> int:
+    """Cancel the ladder runs not cancelled yet; how many were not stopped."""
+    live = 0
     for other in server.flow_runs("evaluate/ladder"):
-        if other["state"]["type"] in ("RUNNING", "PENDING", "SCHEDULED"):
+        state = other["state"]["type"]
+        if state in ("RUNNING", "PENDING", "SCHEDULED"):
             server.cancel(other["id"])
-    for other in server.flow_runs("evaluate/ladder"):
-        wait_until(
-            lambda other=other: server.state_of(other["id"]) in ("CANCELLED", "COMPLETED"),
-            25,
-            "a ladder run to stop on cancel",
-            worker,
-        )
+        live += state not in ("CANCELLED", "COMPLETED")
+    return live
 
 
 def _run(server, run_id: str) -> dict:
