@@ -85,7 +85,7 @@ class SimWorker:
             self.sim.actor_gone(self.thread)
 
     def _start_up(self) -> str | None:
-        """Worker._start and WeightsFollower.refresh: wait out the hub until weights are in."""
+        """Worker._start and WeightsFollower.pull_current: wait out the hub until weights are in."""
         while not self.stopping:
             try:
                 found = self.experiment.weights_fingerprint()

@@ -76,8 +76,9 @@ class WeightsFollower:
         self.evaluator: ModelEvaluator | None = None
         self.fingerprint: str | None = None  # of the weights in use, as the hub gave it
 
-    def refresh(self) -> bool:
-        """Pull the weights if the hub has newer ones; True when they changed."""
+    def pull_current(self) -> None:
+        """Pull the hub's current weights and play with them (at start-up; later weights come
+        through the hub link)."""
         # The cheapest look (one resolver request on Hugging Face), then a pull at the head it
         # named: a fleet of 200 starting at once spends no Hub API call on it.
         found = self.experiment.weights_fingerprint()  # before the pull: never too new
@@ -86,11 +87,8 @@ class WeightsFollower:
                 f"experiment {self.experiment.name} not found on "
                 f"{self.experiment.hub.description} (no weights): create it first"
             )
-        if self.snapshot is not None and found.tag == self.fingerprint:
-            return False
         self.adopt(self.experiment.pull_weights(found.head))
         self.fingerprint = found.tag
-        return True
 
     def adopt(self, snapshot: WeightsSnapshot) -> None:
         """Play with these weights from now on."""
@@ -236,7 +234,7 @@ class Worker:
         """Wait out hub outages; fail at once on what waiting cannot fix."""
         while not self.stop.is_set():
             try:
-                self.follower.refresh()
+                self.follower.pull_current()
                 break
             except (HubAuthError, HubNotFoundError) as exc:
                 raise WorkerError(str(exc)) from None
