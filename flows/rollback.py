@@ -1,8 +1,9 @@
 """Flow `rollback`: turn eval-aux off now, without touching any fleet.
 
 The live controls in `EXP-state.json` get eval-aux off and a batch fraction of 0, with the change
-in the state's control history; the running learner re-reads the controls every cycle, applies
-them within one cycle and logs them to the experiment's W&B run (`controls/*`).
+in the state's control history; the running learner re-reads the controls every
+`poll_interval_s` (in a thread, so a slow hub never holds training), applies them at the next cycle
+after that read and logs them to the experiment's W&B run (`controls/*`).
 """
 
 from __future__ import annotations

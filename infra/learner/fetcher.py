@@ -2,9 +2,11 @@
 pruning of old shards.
 
 Every hub call can wait (a 429's reset, an outage, a slow listing), and training must not wait
-with it. This thread lists and reads new shards (`Ingestor.fetch`) and the experiment's state,
-and hands them over; the training thread takes what is ready between cycles (`take`) without
-ever calling the hub. It stops fetching while the shards it holds exceed `max_backlog` examples:
+with it. One thread lists and reads new shards (`Ingestor.fetch`) and hands them over; the
+training thread takes what is ready between cycles (`take`) without ever calling the hub. A
+second thread reads the experiment's state (the live controls) every `poll_s`, so that a rollback
+reaches the next cycle after that read however long a round of shards takes. The first thread
+stops fetching while the shards it holds exceed `max_backlog` examples:
 what the learner cannot use yet stays on the hub, read later, never read twice. Unread shards older
 than `max_backlog` examples of newer ones are set aside as surplus (ingest.py): a learner reading
 a big fleet's shards oldest first would fall ever further behind it.
@@ -36,10 +38,14 @@ class Fetcher:
         self.state: ExperimentState | None = None  # the newest state read (live controls)
         self.trouble = ""  # the last hub error, "" once a round went through
         self._prune: tuple[set[str], int, set[str]] | None = None  # (saved, keep, pruned)
-        self._thread = threading.Thread(target=self._run, name="fetcher", daemon=True)
+        self._threads = [
+            threading.Thread(target=self._run, name="fetcher", daemon=True),
+            threading.Thread(target=self._follow_state, name="controls", daemon=True),
+        ]
 
     def start(self) -> Fetcher:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
         return self
 
     def take(self) -> list[Fetched]:
@@ -61,21 +67,25 @@ class Fetcher:
 
     def close(self, timeout_s: float = 30.0) -> None:
         self._stop.set()
-        self._thread.join(timeout_s)
+        for thread in self._threads:
+            thread.join(timeout_s)
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._read_state()
             self._prune_if_asked()
             more = self.backlog < self.max_backlog and self._read_shards()
             if not more:
                 self._stop.wait(self.poll_s)
 
-    def _read_state(self) -> None:
-        try:
-            self.state = self.experiment.read_state()
-        except HubError as exc:
-            self.trouble = str(exc)
+    def _follow_state(self) -> None:
+        while True:
+            try:
+                self.state = self.experiment.read_state()
+            except HubError as exc:
+                self.trouble = str(exc)
+                log.warning("could not read the live controls (%s); keeping the current ones", exc)
+            if self._stop.wait(self.poll_s):
+                return
 
     def _prune_if_asked(self) -> None:
         with self._lock:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -152,10 +153,11 @@ def _learn_rollback_takeover_cancel(server, worker, params, status: Path, home: 
         "deployment", "run", "rollback/eval-aux-off", "--params", json.dumps({"exp": EXP})
     )
     wait_until(lambda: _states(server, "rollback/eval-aux-off") == ["COMPLETED"], 120, "rollback")
+    time.sleep(4 * LEARNER["poll_interval_s"])  # the learner reads the controls this often
     after = cycle()
     wait_until(lambda: cycle() >= after + 2, 120, "two more cycles", worker)
     applied = read_status(status)
-    assert applied["train/eval_aux_fraction"] == 0.0  # applied within one cycle
+    assert applied["train/eval_aux_fraction"] == 0.0  # applied at the next cycle after a read
     assert applied["controls/eval_aux_enabled"] == 0.0
     assert _fleet_pids(home) == fleet  # no fleet was touched
 
