@@ -9,10 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-REFERENCE_CKPT = (
-    Path(os.environ.get("ZEB_REFERENCE_DIR", REPO.parent / "shared" / "reference"))
-    / "zeb-557k-1m.pt"
-)
+REFERENCE_DIR = Path(os.environ.get("ZEB_REFERENCE_DIR", REPO.parent / "shared" / "reference"))
+REFERENCE_CKPT = REFERENCE_DIR / "zeb-557k-1m.pt"
+BEST_ORIGINAL_CKPT = REFERENCE_DIR / "zeb-e2839.pt"  # the original's best greedy network
 
 
 def set_threads(threads: int) -> None:

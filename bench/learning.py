@@ -5,7 +5,8 @@ The real pipeline, as a user runs it: a learner process (`zeb learner`) and loca
 processes (LocalFleet) on a local hub, from random weights, for `--minutes` of wall time (the
 learner's clock). The hub's weights are copied at regular points while it runs and evaluated after
 it stops (so evaluation never takes the training's cores): greedy against random, 1000 games on
-fixed deals each; the final weights also against the heuristic and against the initial weights.
+fixed deals each; the final weights also against the heuristic, the initial weights and greedy
+zeb-e2839 (the original's best network, where `../shared/reference/` is at hand).
 
     python bench/learning.py [--minutes 20] [--size small] [--workers 1] [--design zeb]
         [--compare-original] [--worker sims=32] [--learner lr=1e-3] [--points 8]
@@ -133,12 +134,19 @@ def _print_curve(design: str, result: dict) -> None:
             f"  {p['minutes']:6.1f} {p['games']:6d} {p['steps']:6d} {p['cycle']:6d}  "
             f"{p['win_rate']:.1%} [{lo:.1%}, {hi:.1%}]"
         )
-    print(
-        f"  final: vs random {result['final_win_rate_vs_random']:.1%}, vs heuristic "
-        f"{result['final_win_rate_vs_heuristic']:.1%}, vs initial "
-        f"{result['final_win_rate_vs_initial']:.1%}",
-        flush=True,
-    )
+    print(f"  final: vs random {_rate(result, 'random', 'final_ci95')}", flush=True)
+    print(f"  final: vs heuristic {_rate(result, 'heuristic', 'final_heuristic_ci95')}")
+    print(f"  final: vs greedy zeb-e2839 {_rate(result, 'e2839', 'final_e2839_ci95')}")
+    print(f"  final: vs initial {_rate(result, 'initial', None)}", flush=True)
+
+
+def _rate(result: dict, opponent: str, ci_key: str | None) -> str:
+    """A final win rate with its 95% interval, or "not played"."""
+    rate = result.get(f"final_win_rate_vs_{opponent}")
+    if rate is None:
+        return "not played"
+    interval = result.get(ci_key) if ci_key else None
+    return f"{rate:.1%}" + (f" [{interval[0]:.1%}, {interval[1]:.1%}]" if interval else "")
 
 
 def _print_side_by_side(results: dict) -> None:

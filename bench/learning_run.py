@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from bench._common import BEST_ORIGINAL_CKPT
 from infra.experiment import Experiment
 from infra.experiment_state import Controls
 from infra.fleet.base import FleetSpec
@@ -243,7 +244,7 @@ def _snapshot(run: Run, experiment: Experiment, home: Path, minutes: float) -> N
 
 def evaluate_run(run: Run, games: int) -> dict[str, Any]:
     """Greedy snapshots against random on fixed deals; the final one also against the
-    heuristic and the initial weights."""
+    heuristic, the initial weights and greedy zeb-e2839."""
     curve = []
     for snap in run.snapshots:
         result = _greedy_match(snap.path, RandomPlayer(), games)
@@ -261,6 +262,7 @@ def evaluate_run(run: Run, games: int) -> dict[str, Any]:
     vs_heuristic = _greedy_match(final.path, HeuristicPlayer(), games) if final else None
     initial_player = GreedyPlayer(_evaluator(run.initial), name="initial")
     vs_initial = _greedy_match(final.path, initial_player, games) if final else None
+    vs_best = _versus_best_original(final.path, games) if final else None
     if not run.keep_files:
         shutil.rmtree(run.home, ignore_errors=True)
     return {
@@ -275,10 +277,22 @@ def evaluate_run(run: Run, games: int) -> dict[str, Any]:
         "final_win_rate_vs_random": curve[-1]["win_rate"] if curve else None,
         "final_ci95": curve[-1]["ci95"] if curve else None,
         "final_win_rate_vs_heuristic": vs_heuristic.a_win_rate if vs_heuristic else None,
+        "final_heuristic_ci95": list(vs_heuristic.a_win_rate_ci95) if vs_heuristic else None,
         "final_win_rate_vs_initial": vs_initial.a_win_rate if vs_initial else None,
+        # The issue's bar: rated at or above the original's best greedy network.
+        "final_win_rate_vs_e2839": vs_best.a_win_rate if vs_best else None,
+        "final_e2839_ci95": list(vs_best.a_win_rate_ci95) if vs_best else None,
         "evaluation_games": games,
         "settings": run.settings.model_dump(mode="json"),
     }
+
+
+def _versus_best_original(path: Path, games: int):
+    """Greedy against greedy zeb-e2839, where the reference files are at hand (else None)."""
+    if not BEST_ORIGINAL_CKPT.exists():
+        return None
+    best = GreedyPlayer(_evaluator(BEST_ORIGINAL_CKPT), name="greedy-e2839")
+    return _greedy_match(path, best, games)
 
 
 def _evaluator(path: Path) -> ModelEvaluator:

@@ -21,11 +21,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench._common import REPO, set_threads  # noqa: E402
+from bench._common import BEST_ORIGINAL_CKPT, set_threads  # noqa: E402
 from zeb_core.evaluation.arena import MatchResult, play_match  # noqa: E402
 from zeb_core.evaluation.player_specs import build_player  # noqa: E402
 
-DEFAULT_CKPT = REPO.parent / "shared" / "reference" / "zeb-e2839.pt"
+DEFAULT_CKPT = BEST_ORIGINAL_CKPT
 # PUCT without exact leaves (the baseline), the default search (Gumbel root, exact 5), exact 6.
 DEFAULT_VARIANTS = ["worlds=2,root=puct,exact=0", "worlds=2", "worlds=2,exact=6"]
 
