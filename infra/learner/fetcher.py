@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from infra.experiment import Experiment
 from infra.experiment_state import ExperimentState
@@ -67,8 +68,9 @@ class Fetcher:
 
     def close(self, timeout_s: float = 30.0) -> None:
         self._stop.set()
+        deadline = time.monotonic() + timeout_s  # one bound for both threads, not one each
         for thread in self._threads:
-            thread.join(timeout_s)
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def _run(self) -> None:
         while not self._stop.is_set():
