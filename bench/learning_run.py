@@ -95,7 +95,8 @@ class RunSettings(BaseModel):
         play = WorkerSettings.model_validate(
             {"upload_interval_s": 30.0, **DESIGNS[design], **worker}
         )
-        train = LearnerSettings.model_validate({**BENCH_LEARNER, **learner})
+        minutes = {"max_minutes": values["minutes"]}  # the run's length (an lr anneal needs it)
+        train = LearnerSettings.model_validate({**BENCH_LEARNER, **minutes, **learner})
         controls = Controls.model_validate({**Controls.stage1().model_dump(), **(stage1 or {})})
         return cls(design=design, worker=play, learner=train, stage1_controls=controls, **values)
 
@@ -156,9 +157,7 @@ def run_pipeline(settings: RunSettings, keep: Path | None) -> Run:
     fleet = _fleet(settings, experiment, home, "selfplay", settings.workers)
     options = LearnerOptions.of(
         EXP,
-        settings.learner.model_copy(
-            update={"max_minutes": settings.minutes, "local_replay_cache_dir": home / "cache"}
-        ),
+        settings.learner.model_copy(update={"local_replay_cache_dir": home / "cache"}),
     )
     device = str(resolve_device(settings.learner.device))
     run = Run(settings, home, keep is not None, initial, device=device)

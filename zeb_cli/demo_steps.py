@@ -57,7 +57,6 @@ class DemoPlan:
 
     def learner(self, minutes: float) -> LearnerSettings:
         return LearnerSettings(
-            batch_size=64,
             training_steps_per_cycle=100,
             lr=1e-3,
             min_buffer=2000,

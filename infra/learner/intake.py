@@ -164,7 +164,7 @@ class ExampleIntake:
         limit = self.options.max_replay_ratio
         if limit is None:
             return True
-        cycle_samples = self.options.training_steps_per_cycle * self.options.batch_size
+        cycle_samples = self.options.training_steps_per_cycle * self.options.batch
         allowed = limit * self._examples_added()
         if self.samples_trained + cycle_samples <= allowed:
             return True

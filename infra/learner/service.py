@@ -36,7 +36,12 @@ from infra.learner.publisher import Publisher, Weights
 from infra.learner.stopping import StopSignal
 from infra.tracking import NullTracker, Tracker
 from zeb_core.data.train import LossWeights, SourceWeights, TrainConfig, Trainer
-from zeb_core.network.checkpoint import Checkpoint, checkpoint_from_dict, checkpoint_from_model
+from zeb_core.network.checkpoint import (
+    Checkpoint,
+    checkpoint_from_dict,
+    checkpoint_from_model,
+    resolve_device,
+)
 from zeb_core.network.model import ZebModel
 
 log = logging.getLogger("zeb.learner")
@@ -54,7 +59,7 @@ class Learner:
         tracker_factory=None,
         parent_pid: int | None = None,  # a supervisor: stop (and save) when it is gone
     ) -> None:
-        self.options = options
+        self.options = options.on_device(resolve_device(options.device).type)
         self.parent_pid = parent_pid
         self.experiment = Experiment(hub, options.experiment)
         self.tracker_factory = tracker_factory or (lambda exp: NullTracker())
@@ -164,6 +169,7 @@ class Learner:
                     log.info("stopping: max_minutes=%s reached", self.options.max_minutes)
                     break
                 if self._ready_to_train():
+                    self._anneal_lr(started, cycles_run)
                     self._train_cycle()
                     cycles_run += 1
                 else:
@@ -215,7 +221,7 @@ class Learner:
         eval_rows = 0
         started = time.perf_counter()
         for _ in range(self.options.training_steps_per_cycle):
-            batch = self.intake.replay.sample(self.options.batch_size, fraction, self.rng)
+            batch = self.intake.replay.sample(self.options.batch, fraction, self.rng)
             eval_rows += int(batch.is_eval_aux.sum())
             for key, value in self.trainer.step(batch).items():
                 sums[key] += value
@@ -223,7 +229,7 @@ class Learner:
                 return  # an interrupted cycle is not counted; the saved state is the last cycle's
         seconds = time.perf_counter() - started
         steps = self.options.training_steps_per_cycle
-        self.intake.trained(steps * self.options.batch_size, seconds)
+        self.intake.trained(steps * self.options.batch, seconds)
         self.state = self.state.model_copy(
             update={"cycle": self.state.cycle + 1, "step": self.state.step + steps}
         )
@@ -235,7 +241,7 @@ class Learner:
             self.intake.save_snapshot_and_prune(cycle)
         metrics = {k: v / steps for k, v in sums.items()}
         metrics |= self._cycle_metrics(
-            steps / seconds, eval_rows / (steps * self.options.batch_size)
+            steps / seconds, eval_rows / (steps * self.options.batch)
         )
         if self.options.eval_every and cycle % self.options.eval_every == 0:
             metrics |= evaluate_model(
@@ -254,18 +260,20 @@ class Learner:
         }
         self.local.write_status(self.last_status)
         log.info(
-            "cycle %d: %d steps in %.1fs (%.1f steps/s), loss %.4f, mix %.3f",
+            "cycle %d: %d steps in %.1fs (%.1f steps/s), loss %.4f, mix %.3f, lr %.3g",
             cycle,
             steps,
             seconds,
             steps / seconds,
             metrics.get("loss/total", float("nan")),
             metrics["train/eval_aux_fraction"],
+            self.trainer.lr,
         )
 
     def _cycle_metrics(self, steps_per_s: float, mix: float) -> dict[str, float]:
         out = {
             "train/steps_per_s": steps_per_s,
+            "train/lr": self.trainer.lr,
             "train/replay_ratio": self.intake.replay_ratio(),
             "train/eval_aux_fraction": mix,
             "train/step": float(self.state.step),
@@ -323,6 +331,19 @@ class Learner:
         log.info("learner stopped at cycle %d", self.state.cycle)
 
     # -- helpers -----------------------------------------------------------------------------------
+
+    def _anneal_lr(self, started: float, cycles_run: int) -> None:
+        """The lr for the next cycle, from the share of this run done (by minutes or cycles,
+        whichever is further along)."""
+        anneal = self.options.lr_anneal()
+        if anneal is None:
+            return
+        shares = [0.0]
+        if self.options.max_minutes is not None:
+            shares.append((time.monotonic() - started) / (60 * self.options.max_minutes))
+        if self.options.max_cycles is not None:
+            shares.append(cycles_run / self.options.max_cycles)
+        self.trainer.set_lr_scale(anneal.scale(max(shares)))
 
     def _out_of_time(self, started: float) -> bool:
         limit = self.options.max_minutes

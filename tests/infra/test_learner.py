@@ -148,6 +148,43 @@ def test_options_reject_unknown_keys():
     assert np.isclose(LearnerOptions(experiment="x").lr, 1e-4)
 
 
+def test_an_lr_anneal_needs_a_run_of_known_length():
+    with pytest.raises(ValueError, match="max_minutes or max_cycles"):
+        LearnerOptions(experiment="x", lr_anneal_start=0.5)
+    assert LearnerOptions(experiment="x", lr_anneal_start=0.5, max_cycles=10).lr_anneal()
+
+
+def test_the_batch_size_defaults_by_device_unless_given():
+    default = LearnerOptions(experiment="x")
+    assert default.on_device("cpu").batch == 64
+    assert default.on_device("cuda").batch == 512
+    assert LearnerOptions(experiment="x", batch_size=16).on_device("cuda").batch == 16
+    with pytest.raises(ValueError, match="on_device"):
+        default.batch
+
+
+def test_the_lr_anneals_over_the_run_cycle_by_cycle(local_hub, tmp_path):
+    experiment, _ = seed_experiment(local_hub, tmp_path)
+    upload_shards(experiment, [40, 30, 50])
+    options = learner_options(tmp_path, lr=1e-3, max_cycles=2, lr_anneal_start=0.0)
+    learner = Learner(local_hub, options)
+    seen = []
+    learner.tracker_factory = lambda exp: _Recorder(seen)
+    learner.run()
+    assert [round(m["train/lr"], 6) for m in seen] == [1e-3, 5.5e-4]  # at 0 and half the run
+
+
+class _Recorder:
+    def __init__(self, seen: list[dict]) -> None:
+        self.seen = seen
+
+    def log(self, metrics: dict, step: int) -> None:
+        self.seen.append(metrics)
+
+    def finish(self) -> None:
+        pass
+
+
 def test_the_cache_lives_under_zeb_home_unless_a_folder_is_given(tmp_path):
     home = tmp_path / "zeb-home"
     options = LearnerOptions(experiment="x").in_home(home)

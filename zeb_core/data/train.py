@@ -247,6 +247,7 @@ class Trainer:
             weight_decay=self.config.weight_decay,
             fused=self.device.type in ("cpu", "cuda"),  # one kernel, not ~8 ops per tensor
         )
+        self.lr_scale = 1.0  # the run's schedule (lr_schedule.py) sets it between steps
         self._set_hyperparameters()
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
         self.steps = 0
@@ -285,11 +286,21 @@ class Trainer:
             "steps": self.steps,
         }
 
+    def set_lr_scale(self, scale: float) -> None:
+        """Train from the next step at `scale` × the config's lr (every group alike)."""
+        self.lr_scale = scale
+        self._set_hyperparameters()
+
+    @property
+    def lr(self) -> float:
+        """The trunk's learning rate now (the belief head's is belief_lr_scale × this)."""
+        return self.config.lr * self.lr_scale
+
     def _set_hyperparameters(self) -> None:
         """lr and weight decay come from the config (a restart may change them)."""
         for group in self.optimizer.param_groups:
             scale = self.config.belief_lr_scale if group.get("name") == BELIEF_GROUP else 1.0
-            group["lr"], group["weight_decay"] = self.config.lr * scale, self.config.weight_decay
+            group["lr"], group["weight_decay"] = self.lr * scale, self.config.weight_decay
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Raises ValueError when the state does not fit this model's optimizer."""
