@@ -131,8 +131,14 @@ class LearnerSettings(BaseModel):
 
     @model_validator(mode="after")
     def _anneal_needs_an_end(self) -> LearnerSettings:
-        if self.lr_anneal_start is not None and self.max_minutes is None and self.max_cycles is None:
-            raise ValueError("lr_anneal_start needs a run of known length: max_minutes or max_cycles")
+        if (
+            self.lr_anneal_start is not None
+            and self.max_minutes is None
+            and self.max_cycles is None
+        ):
+            raise ValueError(
+                "lr_anneal_start needs a run of known length: max_minutes or max_cycles"
+            )
         return self
 
     def lr_anneal(self) -> LinearAnneal | None:

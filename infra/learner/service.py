@@ -240,9 +240,7 @@ class Learner:
         if cycle % self.options.local_replay_cache_save_every == 0:
             self.intake.save_snapshot_and_prune(cycle)
         metrics = {k: v / steps for k, v in sums.items()}
-        metrics |= self._cycle_metrics(
-            steps / seconds, eval_rows / (steps * self.options.batch)
-        )
+        metrics |= self._cycle_metrics(steps / seconds, eval_rows / (steps * self.options.batch))
         if self.options.eval_every and cycle % self.options.eval_every == 0:
             metrics |= evaluate_model(
                 self.model, self.options.eval_games, self.options.eval_heuristic_games

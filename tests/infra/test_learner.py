@@ -160,7 +160,7 @@ def test_the_batch_size_defaults_by_device_unless_given():
     assert default.on_device("cuda").batch == 512
     assert LearnerOptions(experiment="x", batch_size=16).on_device("cuda").batch == 16
     with pytest.raises(ValueError, match="on_device"):
-        default.batch
+        _ = default.batch
 
 
 def test_the_lr_anneals_over_the_run_cycle_by_cycle(local_hub, tmp_path):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.core.data.test_train import make_batch, tiny_model
 from zeb_core.data.lr_schedule import LinearAnneal
 from zeb_core.data.train import TrainConfig, Trainer
-from tests.core.data.test_train import make_batch, tiny_model
 
 
 def test_the_anneal_holds_then_falls_linearly_to_its_final_scale() -> None:
