@@ -1,10 +1,10 @@
 """The learning rate over one run of known length: constant, then a linear anneal to its end.
 
 A run of fixed length (the learning benchmark's minutes, a `max_minutes` or `max_cycles` learner)
-plateaued from about the middle of 90 minutes at a constant lr (README, "Learning"): Adam's steps
-stay as large late as early, so the network keeps moving around a level it has reached. The
-anneal is the usual cure (AlphaZero and KataGo drop lr late in training). A learner with no end
-cannot anneal towards one and keeps its lr.
+plateaued from about the middle of 90 minutes at a constant lr: Adam's steps stay as large late as
+early, and dropping lr late is the usual cure (AlphaZero, KataGo). Measured here it did not lift
+that plateau (README, "Self-play defaults, and why": 90 minutes annealed from minute 45), so it is
+an option, off by default. A learner with no end cannot anneal towards one and keeps its lr.
 """
 
 from __future__ import annotations
