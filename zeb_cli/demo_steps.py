@@ -153,6 +153,11 @@ def print_result(
         f"verify during eval-aux: {_passed(verified.get('verify'))}; after the rollback: "
         f"{_passed(verified.get('verify_after_rollback'))}"
     )
+    out.print(
+        "stage 1 shows eval-aux and its rollback; on one machine it learns no faster than stage 0 "
+        "(README, 'Stage 1 as a lever')",
+        highlight=False,
+    )
     plot = _plot(plan, initial, final)
     out.print(f"plot:       {plot}", highlight=False)
     out.print(f"W&B run:    {_wandb_run(plan)}", highlight=False)
