@@ -20,6 +20,7 @@ import logging
 import os
 import time
 from collections import defaultdict
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -126,6 +127,8 @@ class Learner:
             source = f"hub weights (revision {snapshot.revision[:12]})"
             self.counted_until = snapshot.state.published_at
             local = None
+        # Dropout is a training setting, not a property of the weights (checkpoints omit it).
+        ckpt = replace(ckpt, config=replace(ckpt.config, dropout=self.options.dropout))
         model = ckpt.build_model(self.options.device)
         selfplay_weights = LossWeights(belief=self.options.belief_weight)
         config = TrainConfig(

@@ -280,3 +280,28 @@ def test_an_optimizer_state_that_does_not_fit_starts_cold(local_hub, tmp_path, c
     again.run()
     assert "does not fit" in caplog.text and "optimizer starts cold" in caplog.text
     assert experiment.read_state().cycle == 2  # the weights and the count still resumed
+
+
+def test_the_dropout_option_sets_the_dropout_of_every_encoder_layer(local_hub, tmp_path):
+    seed_experiment(local_hub, tmp_path)
+    learner = Learner(local_hub, learner_options(tmp_path, dropout=0.1))  # the original's
+    learner.start()
+    rates = _dropout_rates(learner.model)
+    layers = [name for name in rates if ".layers." in name or "belief_queries.encoder" in name]
+    assert len(layers) == 12 and all(rates[name] == 0.1 for name in layers)  # 3 layers x 4
+    learner._shutdown()
+    default = Learner(local_hub, learner_options(tmp_path))
+    default.start()
+    assert set(_dropout_rates(default.model).values()) == {0.0}  # zeb's default: none at all
+    default._shutdown()
+
+
+def _dropout_rates(model: torch.nn.Module) -> dict[str, float]:
+    """The rate of every dropout in the model by module name, attention's included."""
+    rates = {}
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.Dropout):
+            rates[name] = module.p
+        elif isinstance(module, torch.nn.MultiheadAttention):
+            rates[name] = module.dropout
+    return rates

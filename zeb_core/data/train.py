@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch.profiler import record_function
 
 from zeb_core.data.examples import SOFT_SCALE
 from zeb_core.data.replay import TrainBatch
@@ -254,25 +255,36 @@ class Trainer:
 
     def step(self, batch: TrainBatch) -> dict[str, float]:
         """One optimizer step; returns the losses (`loss/...`), `grad_norm` and `skipped`."""
+        # The phases are labelled for torch.profiler (bench/learner_profile.py); a label costs
+        # microseconds when no profiler runs.
         self.model.train()
-        tb = TorchBatch.from_batch(batch, self.device)
-        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.use_amp):
+        with record_function("zeb.to_device"):
+            tb = TorchBatch.from_batch(batch, self.device)
+        with (
+            record_function("zeb.forward"),
+            torch.autocast(self.device.type, dtype=torch.float16, enabled=self.use_amp),
+        ):
             policy, value, belief = self.forward(tb.tokens, tb.token_mask)
-        losses = compute_losses(
-            policy, value, belief, tb, self.loss_weights, self.config.belief_soft_mix
-        )
-        self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(losses.total).backward()
-        self.scaler.unscale_(self.optimizer)  # clip the true gradients, not the scaled ones
-        clip = self.config.grad_clip if self.config.grad_clip > 0 else float("inf")
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
-        out = losses.as_floats(grad_norm)
+        with record_function("zeb.loss"):
+            losses = compute_losses(
+                policy, value, belief, tb, self.loss_weights, self.config.belief_soft_mix
+            )
+        with record_function("zeb.backward"):
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(losses.total).backward()
+        with record_function("zeb.clip"):
+            self.scaler.unscale_(self.optimizer)  # clip the true gradients, not the scaled ones
+            clip = self.config.grad_clip if self.config.grad_clip > 0 else float("inf")
+            grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+        with record_function("zeb.readout"):
+            out = losses.as_floats(grad_norm)
         # The scaler skips overflowed fp16 steps itself; in fp32 a non-finite gradient would
         # poison the weights and the Adam moments, so that step is skipped here.
         skip = not self.use_amp and not math.isfinite(out["grad_norm"])
         if not skip:
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
+            with record_function("zeb.optimizer"):
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
             self.model.weights_changed()  # the fused step bypasses the version counters
         self.steps += 1
         out["skipped"] = float(skip)

@@ -1,0 +1,204 @@
+"""Where a learner step's time goes, on the device the learner would use (CUDA when present).
+
+    python bench/learner_profile.py [--size small] [--no-belief] [--batch N] [--device auto]
+        [--steps 60] [--threads N] [--dropout 0]
+
+Built for the question a GPU run left open: on an H200 the learner ran ~30 steps/s at batch 64
+and at batch 512 alike, so a step there is bound by per-step work on the host, not by the GPU.
+This measures, in one run and on one device:
+
+- steps/s of `Trainer.step` with zeb's packed forward and with the original's padded forward
+  (the packed one finds each row's tokens with index ops; on a GPU some of those wait for it);
+- the replay sampling that precedes every step (numpy, on the host), in ms per batch;
+- a torch.profiler pass over the packed step: the time in each labelled phase of
+  `Trainer.step` (to_device, forward, loss, backward, clip, readout, optimizer; host time, and
+  device time where there is a device), and the ops that cost the host most.
+
+Batches come from a replay buffer of synthetic examples with real token-count spread, 5%
+eval-aux, as `bench/learner.py` builds them. Batch size defaults to the learner's by device
+(64 on CPU, 512 on CUDA). The last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._common import report  # noqa: E402
+from infra.learner.options import default_batch_size  # noqa: E402
+from zeb_core.data.replay import ReplayBuffer, ReplayConfig, TrainBatch  # noqa: E402
+from zeb_core.data.shards import synthetic_examples  # noqa: E402
+from zeb_core.data.train import TrainConfig, Trainer  # noqa: E402
+from zeb_core.network.checkpoint import resolve_device  # noqa: E402
+from zeb_core.network.model import ZebModel, count_parameters, preset_config  # noqa: E402
+
+PHASE_PREFIX = "zeb."  # the labels of Trainer.step's phases
+EVAL_AUX_FRACTION = 0.05
+TOP_OPS = 12
+
+
+def main() -> None:
+    args = parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    batch = args.batch or default_batch_size(device.type)
+    buffer = make_buffer(np.random.default_rng(0))
+    rng = np.random.default_rng(1)
+    sample_ms, batches = time_sampling(buffer, batch, args.steps, rng)
+    rates = {
+        form: steps_per_s(make_trainer(args, device, form), batches, device)
+        for form in ("packed", "padded")
+    }
+    phases, top_ops = profile_step(make_trainer(args, device, "packed"), batches[:20], device)
+    model = ZebModel.from_config(preset_config(args.size, belief_head=args.belief))
+    print_summary(args, device, batch, sample_ms, rates, phases, top_ops)
+    report(
+        {
+            "bench": "learner_profile",
+            "device": device.type,
+            "size": args.size,
+            "params": count_parameters(model),
+            "belief_head": args.belief,
+            "dropout": args.dropout,
+            "batch": batch,
+            "threads": torch.get_num_threads(),
+            "steps": args.steps,
+            "steps_per_s": {k: round(v, 2) for k, v in rates.items()},
+            "sample_ms_per_batch": round(sample_ms, 2),
+            "phases_ms_per_step": phases,
+            "top_host_ops_ms_per_step": top_ops,
+        }
+    )
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="small", help="model preset (small, medium, large)")
+    parser.add_argument("--belief", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--batch", type=int, default=None, help="default: the learner's by device")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    parser.add_argument("--steps", type=int, default=60, help="timed steps per forward")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
+    parser.add_argument("--dropout", type=float, default=0.0, help="in training (the learner's)")
+    args = parser.parse_args()
+    if args.steps < 20:
+        parser.error("--steps must be at least 20 (the profile takes 20 of them)")
+    return args
+
+
+def make_buffer(rng: np.random.Generator) -> ReplayBuffer:
+    buffer = ReplayBuffer(ReplayConfig(selfplay_capacity=50_000, eval_aux_capacity=5_000))
+    buffer.selfplay.add(synthetic_examples(50_000, rng))
+    buffer.eval_aux.add(synthetic_examples(5_000, rng))
+    return buffer
+
+
+def time_sampling(
+    buffer: ReplayBuffer, batch: int, n: int, rng: np.random.Generator
+) -> tuple[float, list[TrainBatch]]:
+    """Median ms of one `ReplayBuffer.sample`, and the n batches drawn."""
+    batches, times = [], []
+    for _ in range(n):
+        start = time.perf_counter()
+        batches.append(buffer.sample(batch, EVAL_AUX_FRACTION, rng))
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times), batches
+
+
+def make_trainer(args: argparse.Namespace, device: torch.device, form: str) -> Trainer:
+    torch.manual_seed(0)
+    config = preset_config(args.size, belief_head=args.belief)
+    model = ZebModel.from_config(replace(config, dropout=args.dropout))
+    if form == "padded":  # the original's forward, one chunk
+        config = TrainConfig(length_buckets=1)
+        return Trainer(model, config, device, forward=model.forward_padded)
+    return Trainer(model, device=device)  # the learner's defaults
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def steps_per_s(trainer: Trainer, batches: list[TrainBatch], device: torch.device) -> float:
+    for batch in batches[:3]:  # warm-up: allocator, kernels, lazy init
+        trainer.step(batch)
+    sync(device)
+    start = time.perf_counter()
+    for batch in batches:
+        trainer.step(batch)
+    sync(device)
+    return len(batches) / (time.perf_counter() - start)
+
+
+def profile_step(
+    trainer: Trainer, batches: list[TrainBatch], device: torch.device
+) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    """Per phase: host and device ms per step; and the host's costliest ops, ms per step."""
+    for batch in batches[:3]:
+        trainer.step(batch)
+    sync(device)
+    activities = [ProfilerActivity.CPU]
+    if device.type == "cuda":
+        activities.append(ProfilerActivity.CUDA)
+    with profile(activities=activities) as prof:
+        for batch in batches:
+            trainer.step(batch)
+        sync(device)
+    n = len(batches)
+    events = prof.key_averages()
+    phases = {
+        e.key.removeprefix(PHASE_PREFIX): {
+            "host": round(e.cpu_time_total / 1000 / n, 3),
+            "device": round(_device_time_total(e) / 1000 / n, 3),
+        }
+        for e in events
+        if e.key.startswith(PHASE_PREFIX)
+    }
+    ops = sorted(
+        (e for e in events if not e.key.startswith(PHASE_PREFIX)),
+        key=lambda e: e.self_cpu_time_total,
+        reverse=True,
+    )
+    top = {e.key: round(e.self_cpu_time_total / 1000 / n, 3) for e in ops[:TOP_OPS]}
+    return phases, top
+
+
+def _device_time_total(event) -> float:
+    """The event's device microseconds (the attribute's name changed across torch versions)."""
+    for name in ("device_time_total", "cuda_time_total"):
+        if hasattr(event, name):
+            return float(getattr(event, name))
+    return 0.0
+
+
+def print_summary(args, device, batch, sample_ms, rates, phases, top_ops) -> None:
+    belief = "with" if args.belief else "without"
+    print(
+        f"{args.size} preset {belief} belief head, batch {batch}, dropout {args.dropout:g}, "
+        f"on {device.type}"
+    )
+    print(f"  replay sample: {sample_ms:.2f} ms a batch (host)")
+    for form, rate in rates.items():
+        print(f"  {form:6s} forward: {rate:6.1f} steps/s ({1000 / rate:.1f} ms a step)")
+    print("  phases of the packed step, ms a step (host / device):")
+    for name, ms in sorted(phases.items(), key=lambda kv: -kv[1]["host"]):
+        print(f"    {name:10s} {ms['host']:8.2f} / {ms['device']:.2f}")
+    print("  the host's costliest ops, ms a step (self time):")
+    for name, ms in top_ops.items():
+        print(f"    {name:40s} {ms:8.3f}")
+
+
+if __name__ == "__main__":
+    main()
