@@ -60,15 +60,15 @@ def main() -> None:
         form: steps_per_s(make_trainer(args, device, form), batches, device)
         for form in ("packed", "padded")
     }
-    phases, top_ops = profile_step(make_trainer(args, device, "packed"), batches[:20], device)
-    model = ZebModel.from_config(preset_config(args.size, belief_head=args.belief))
+    profiled = make_trainer(args, device, "packed")
+    phases, top_ops = profile_step(profiled, batches[:20], device)
     print_summary(args, device, batch, sample_ms, rates, phases, top_ops)
     report(
         {
             "bench": "learner_profile",
             "device": device.type,
             "size": args.size,
-            "params": count_parameters(model),
+            "params": count_parameters(profiled.model),
             "belief_head": args.belief,
             "dropout": args.dropout,
             "batch": batch,
@@ -131,10 +131,15 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def steps_per_s(trainer: Trainer, batches: list[TrainBatch], device: torch.device) -> float:
-    for batch in batches[:3]:  # warm-up: allocator, kernels, lazy init
+def warm_up(trainer: Trainer, batches: list[TrainBatch], device: torch.device) -> None:
+    """A few steps off the clock: allocator, kernels, lazy init."""
+    for batch in batches[:3]:
         trainer.step(batch)
     sync(device)
+
+
+def steps_per_s(trainer: Trainer, batches: list[TrainBatch], device: torch.device) -> float:
+    warm_up(trainer, batches, device)
     start = time.perf_counter()
     for batch in batches:
         trainer.step(batch)
@@ -146,9 +151,7 @@ def profile_step(
     trainer: Trainer, batches: list[TrainBatch], device: torch.device
 ) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
     """Per phase: host and device ms per step; and the host's costliest ops, ms per step."""
-    for batch in batches[:3]:
-        trainer.step(batch)
-    sync(device)
+    warm_up(trainer, batches, device)
     activities = [ProfilerActivity.CPU]
     if device.type == "cuda":
         activities.append(ProfilerActivity.CUDA)
