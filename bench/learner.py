@@ -22,15 +22,21 @@ import os
 import statistics
 import sys
 import time
-from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from zeb_core.data.replay import ReplayBuffer, ReplayConfig, TrainBatch
-from zeb_core.data.shards import synthetic_examples
-from zeb_core.data.train import TrainConfig, Trainer
-from zeb_core.network.model import ModelConfig, ZebModel, count_parameters, preset_config
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench._training import make_trainer, synthetic_replay  # noqa: E402
+from zeb_core.data.replay import TrainBatch  # noqa: E402
+from zeb_core.data.train import Trainer  # noqa: E402
+from zeb_core.network.model import (  # noqa: E402
+    ModelConfig,
+    ZebModel,
+    count_parameters,
+    preset_config,
+)
 
 TARGET_STEPS_PER_S = 9.0
 # Not measured here (the foundation's measurement of the original's learner on this CPU): printed
@@ -40,19 +46,8 @@ BATCH = 64
 
 
 def make_batches(n: int, rng: np.random.Generator) -> list[TrainBatch]:
-    buffer = ReplayBuffer(ReplayConfig(selfplay_capacity=20_000, eval_aux_capacity=2_000))
-    buffer.selfplay.add(synthetic_examples(20_000, rng))
-    buffer.eval_aux.add(synthetic_examples(2_000, rng))
+    buffer = synthetic_replay(20_000, 2_000, rng)
     return [buffer.sample(BATCH, 0.05, rng) for _ in range(n)]
-
-
-def make_trainer(belief: bool, padded: bool, dropout: float) -> Trainer:
-    torch.manual_seed(0)
-    config = replace(preset_config("medium", belief_head=belief), dropout=dropout)
-    model = ZebModel.from_config(config)
-    if padded:  # the original's step: padded forward, one chunk
-        return Trainer(model, TrainConfig(length_buckets=1), "cpu", forward=model.forward_padded)
-    return Trainer(model, device="cpu")  # zeb's defaults (packed forward, 2 length buckets)
 
 
 def timed_round(trainer: Trainer, batches: list[TrainBatch]) -> tuple[float, float]:
@@ -110,7 +105,7 @@ def main() -> None:
     batches = make_batches(args.steps, np.random.default_rng(0))
     trainers = {
         f"{'belief' if belief else 'plain'}-{'padded' if padded else 'packed'}": make_trainer(
-            belief, padded, args.dropout
+            "medium", belief, args.dropout, padded, "cpu"
         )
         for belief in (False, True)
         for padded in (False, True)

@@ -18,7 +18,9 @@ This measures, in one run and on one device:
 What it found on an H200 (2026-12-04, small preset, belief head): 40.9 steps/s packed and 45.6
 padded at batch 512, 51.7 and 45.4 at batch 64. The forward's kernels span ~16 ms a step at
 either batch while cudaLaunchKernel alone takes ~6 ms of the host's: the step is bound by
-launching many small kernels, not by the GPU's arithmetic.
+launching many small kernels, not by the GPU's arithmetic. On CUDA the backward's kernels are
+launched from autograd's own thread, outside the label, so "backward" shows almost no device
+span there; its host time is what the engine takes to launch them.
 
 Batches come from a replay buffer of synthetic examples with real token-count spread, 5%
 eval-aux, as `bench/learner.py` builds them. Batch size defaults to the learner's by device
@@ -31,7 +33,6 @@ import argparse
 import statistics
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -41,12 +42,12 @@ from torch.profiler import ProfilerActivity, profile
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import report  # noqa: E402
+from bench._training import make_trainer, synthetic_replay  # noqa: E402
 from infra.learner.options import default_batch_size  # noqa: E402
-from zeb_core.data.replay import ReplayBuffer, ReplayConfig, TrainBatch  # noqa: E402
-from zeb_core.data.shards import synthetic_examples  # noqa: E402
-from zeb_core.data.train import TrainConfig, Trainer  # noqa: E402
+from zeb_core.data.replay import ReplayBuffer, TrainBatch  # noqa: E402
+from zeb_core.data.train import Trainer  # noqa: E402
 from zeb_core.network.checkpoint import resolve_device  # noqa: E402
-from zeb_core.network.model import ZebModel, count_parameters, preset_config  # noqa: E402
+from zeb_core.network.model import count_parameters  # noqa: E402
 
 PHASE_PREFIX = "zeb."  # the labels of Trainer.step's phases
 EVAL_AUX_FRACTION = 0.05
@@ -60,14 +61,14 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     batch = args.batch or default_batch_size(device.type)
-    buffer = make_buffer(np.random.default_rng(0))
+    buffer = synthetic_replay(50_000, 5_000, np.random.default_rng(0))
     rng = np.random.default_rng(1)
     sample_ms, batches = time_sampling(buffer, batch, args.steps, rng)
     rates = {
-        form: steps_per_s(make_trainer(args, device, form), batches, device)
+        form: steps_per_s(_trainer(args, device, form), batches, device)
         for form in ("packed", "padded")
     }
-    profiled = make_trainer(args, device, "packed")
+    profiled = _trainer(args, device, "packed")
     phases, top_ops, launches = profile_step(profiled, batches[:20], device)
     print_summary(args, device, batch, sample_ms, rates, phases, top_ops, launches)
     report(
@@ -105,13 +106,6 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def make_buffer(rng: np.random.Generator) -> ReplayBuffer:
-    buffer = ReplayBuffer(ReplayConfig(selfplay_capacity=50_000, eval_aux_capacity=5_000))
-    buffer.selfplay.add(synthetic_examples(50_000, rng))
-    buffer.eval_aux.add(synthetic_examples(5_000, rng))
-    return buffer
-
-
 def time_sampling(
     buffer: ReplayBuffer, batch: int, n: int, rng: np.random.Generator
 ) -> tuple[float, list[TrainBatch]]:
@@ -124,14 +118,8 @@ def time_sampling(
     return 1000 * statistics.median(times), batches
 
 
-def make_trainer(args: argparse.Namespace, device: torch.device, form: str) -> Trainer:
-    torch.manual_seed(0)
-    config = preset_config(args.size, belief_head=args.belief)
-    model = ZebModel.from_config(replace(config, dropout=args.dropout))
-    if form == "padded":  # the original's forward, one chunk
-        config = TrainConfig(length_buckets=1)
-        return Trainer(model, config, device, forward=model.forward_padded)
-    return Trainer(model, device=device)  # the learner's defaults
+def _trainer(args: argparse.Namespace, device: torch.device, form: str) -> Trainer:
+    return make_trainer(args.size, args.belief, args.dropout, form == "padded", device)
 
 
 def sync(device: torch.device) -> None:
