@@ -190,11 +190,36 @@ def _take_if_due(setup: LadderSetup, ladder: Ladder, revision: str | None) -> La
     if not due(ladder, state.cycle, setup.config.every):
         return ladder
     snapshot = exp.pull_weights(revision)
-    sha = sha256_file(snapshot.checkpoint_path)
-    name = f"c{state.cycle}-{sha[:12]}.pt"
-    _cache_copy(snapshot.checkpoint_path, setup.folder / "checkpoints" / name)
     log.info("%s: rating the checkpoint of cycle %d (%s)", exp.name, state.cycle, revision)
-    return with_players(ladder, checkpoint_players(state.cycle, name, sha, revision, None))
+    return _add_checkpoint(setup, ladder, snapshot.checkpoint_path, state.cycle, revision)
+
+
+def take_checkpoint_file(
+    setup: LadderSetup, ladder: Ladder, path: Path, cycle: int
+) -> tuple[Ladder, list[LadderPlayer]]:
+    """Add a kept copy of the experiment's weights (a run's snapshot, say) as the checkpoint of
+    `cycle`, whatever its bucket: the caller chose it. The hub cannot list past revisions, so
+    this is how a run's history joins the ladder after the fact. No revision backs the file:
+    only a machine whose cache holds its bytes can play it (others skip its matches)."""
+    if not path.is_file():
+        raise LadderError(f"checkpoint file {path} not found")
+    before = {p.name for p in ladder.players}
+    ladder = with_rungs(_add_checkpoint(setup, ladder, path, cycle, None), setup.config.mcts_sims)
+    return ladder, [p for p in ladder.players if p.name not in before]
+
+
+def _add_checkpoint(
+    setup: LadderSetup, ladder: Ladder, source: Path, cycle: int, revision: str | None
+) -> Ladder:
+    """Cache the checkpoint's bytes under its cycle and sha256, and add its greedy player."""
+    sha = sha256_file(source)
+    file_name = f"c{cycle}-{sha[:12]}.pt"
+    players = checkpoint_players(cycle, file_name, sha, revision, None)
+    known = {p.name: p.sha256 for p in ladder.players}
+    if known.get(players[0].name, sha) != sha:
+        raise LadderError(f"cycle {cycle} is already on the ladder with other weights")
+    _cache_copy(source, setup.folder / "checkpoints" / file_name)
+    return with_players(ladder, players)
 
 
 def checkpoint_path(setup: LadderSetup, player: LadderPlayer) -> Path | None:
@@ -216,6 +241,10 @@ def checkpoint_path(setup: LadderSetup, player: LadderPlayer) -> Path | None:
 
 def _refetch(setup: LadderSetup, player: LadderPlayer, path: Path) -> None:
     exp = setup.experiment
+    if player.revision is None:
+        raise CheckpointUnavailable(
+            f"{player.name}: rated from a local file that this machine's cache lacks"
+        )
     try:
         source = exp.hub.download("weights", exp.checkpoint_file, player.revision)
     except HubError as err:

@@ -25,6 +25,7 @@ from infra.ladder_store import (
     open_ladder,
     read_ladder,
     store_ladder,
+    take_checkpoint_file,
     update_ladder,
 )
 from zeb_cli.ladder import ladder_command
@@ -207,6 +208,32 @@ def test_a_lost_cache_file_is_fetched_again_by_revision(setup: LadderSetup, tmp_
     _, report = update_ladder(fresh(setup))
     assert ("c0-greedy", "c10-greedy") in {(m.a, m.b) for m in report.played}
     assert cached.read_bytes() == rated_bytes
+
+
+def test_a_runs_kept_snapshots_join_the_ladder_by_file(setup: LadderSetup, tmp_path: Path):
+    snapshots = {
+        cycle: save_checkpoint(init_checkpoint("small", seed=cycle), tmp_path / f"s{cycle}.pt")
+        for cycle in (3, 7)  # one bucket of 10 cycles: chosen files are rated all the same
+    }
+    ladder = open_ladder(setup)
+    for cycle, path in snapshots.items():
+        ladder, added = take_checkpoint_file(setup, ladder, path, cycle)
+        assert [p.name for p in added] == [f"c{cycle}-greedy"]
+    assert take_checkpoint_file(setup, ladder, snapshots[3], 3)[1] == []  # same bytes: no-op
+    with pytest.raises(LadderError, match="cycle 3 is already on the ladder with other"):
+        take_checkpoint_file(setup, ladder, snapshots[7], 3)
+    with pytest.raises(LadderError, match="not found"):
+        take_checkpoint_file(setup, ladder, tmp_path / "missing.pt", 9)
+    ladder, played, skipped = ladder_module.play_missing(setup, ladder)
+    ladder, _ = store_ladder(setup, ladder)
+    assert skipped == [] and read_ladder(setup.experiment) == ladder
+    assert {"c3-greedy", "c7-greedy"} <= {r.player for r in ladder.ratings}
+    assert ladder.player("c3-greedy").revision is None
+    for cached in (setup.folder / "checkpoints").glob("c3-*"):
+        cached.unlink()  # no revision to fetch it again by: its matches are skipped, not wrong
+    publish(setup.experiment, tmp_path, 20)
+    _, report = update_ladder(fresh(setup, config=CONFIG.model_copy(update={"neighbours": 2})))
+    assert any("c3-greedy" in line and "local file" in line for line in report.skipped)
 
 
 def test_concurrent_stores_merge_their_results(setup: LadderSetup) -> None:
