@@ -72,19 +72,22 @@ def chosen_snapshots(run: Path, count: int) -> list[tuple[int, Path]]:
 
 def rate_run(run: Path, args: argparse.Namespace) -> Ladder:
     experiment = Experiment(LocalHub(run / "hub"), EXP)
-    config = LadderConfig(games=args.games, neighbours=args.neighbours, every=1)
+    # No cap on one update's games: every match is journaled as it ends, so a killed run keeps
+    # what it finished (`open_ladder` reads the journal back).
+    config = LadderConfig(
+        games=args.games, neighbours=args.neighbours, every=1, games_per_run=10**9
+    )
     anchors = [a for a in default_anchors() if a.name not in args.without]
     cache = ladder_cache_root(run)
     setup = LadderSetup(experiment, config, cache, REFERENCE_DIR, anchors, device=args.device)
     ladder, _ = take_checkpoint(setup, open_ladder(setup))  # the final weights, by revision
     for cycle, path in chosen_snapshots(run, args.checkpoints):
         ladder, _ = take_checkpoint_file(setup, ladder, path, cycle)
-    while games_missing(ladder, config):
+    while games_missing(ladder, config):  # neighbours move as ratings settle
         print(f"{games_missing(ladder, config)} games to play", flush=True)
         ladder, _, skipped = play_missing(setup, ladder, progress=_progress)
         if skipped:
             raise SystemExit("; ".join(skipped))
-        ladder, _ = store_ladder(setup, ladder)  # a killed run keeps what it finished
     return store_ladder(setup, ladder)[0]
 
 

@@ -15,7 +15,8 @@ files forever (until garbage collection), never half a commit. Readers take no l
 Writers serialise on `.lock` (several workers commit shards while the learner prunes) so that no
 commit is built on a stale parent and lost. After each commit the oldest manifests beyond
 `keep_revisions` and the blobs that no kept manifest references are removed; a pinned revision thus
-stays readable for at least `keep_revisions` later commits.
+stays readable for at least `keep_revisions` later commits, and a file unchanged since the revision
+that wrote it stays readable at that revision for as long as it is unchanged.
 
 The revision id is the SHA-1 of the commit's content (parent, sequence number, time, message and
 changes): 40 hex digits like a git commit id, so logs and shard metadata look the same for both
@@ -76,7 +77,7 @@ class LocalHub:
         return self.download(repo, path, revision).read_bytes()
 
     def download(self, repo: Repo, path: str, revision: str | None = None) -> Path:
-        entry = self._files(repo, revision).get(check_path(path))
+        entry = self._entry(repo, check_path(path), revision)
         if entry is None:
             raise HubNotFoundError(f"{path} not found in {repo} at revision {revision or 'head'}")
         blob = self._dir(repo) / "blobs" / entry["blob"]
@@ -153,6 +154,19 @@ class LocalHub:
         if data.get("format") != MANIFEST_FORMAT:
             raise HubError(f"{repo} revision {revision}: unknown manifest format")
         return data
+
+    def _entry(self, repo: Repo, path: str, revision: str | None) -> dict | None:
+        """The file at `revision`. A file still at head as `revision` wrote it is the same bytes,
+        so it stays readable there after that revision's manifest is collected: Hugging Face
+        keeps every revision, and `Experiment.weights_revision()` names the commit that last
+        wrote the weights however many commits (examples, ladder) came after it."""
+        try:
+            return self._files(repo, revision).get(path)
+        except HubNotFoundError:
+            current = None if revision is None else self._files(repo, None).get(path)
+            if current is None or current["revision"] != revision:
+                raise
+            return current
 
     def _files(self, repo: Repo, revision: str | None) -> dict[str, dict]:
         if revision is not None:

@@ -100,6 +100,22 @@ def test_revision_ids_chain_and_old_revisions_are_collected(tmp_path: Path) -> N
     assert len(blobs) == 3 * 3  # three kept revisions, three distinct files each
 
 
+def test_a_file_unchanged_since_a_collected_revision_stays_readable_there(tmp_path: Path):
+    hub = LocalHub(tmp_path / "hub", keep_revisions=3)
+    written = hub.commit("weights", _trio(0))
+    for i in range(5):  # later commits of other files (a ladder, say) collect `written`
+        hub.commit("weights", {"e-ladder.json": str(i).encode()})
+    assert hub.revision("weights", "e.pt") == written
+    assert hub.read("weights", "e.pt", written) == hub.read("weights", "e.pt")
+    with pytest.raises(HubNotFoundError, match="garbage-collected"):
+        hub.read("weights", "e-ladder.json", written)  # not at head as `written` left it
+    hub.commit("weights", _trio(1))
+    for _ in range(3):
+        hub.commit("weights", {"e-ladder.json": b"x"})
+    with pytest.raises(HubNotFoundError, match="garbage-collected"):
+        hub.read("weights", "e.pt", written)  # changed since: the old bytes are gone
+
+
 def test_identical_content_is_stored_once(local_hub: LocalHub) -> None:
     local_hub.commit("examples", {"e/s/a.bin": b"same", "e/s/b.bin": b"same"})
     assert len(list((local_hub.root / "examples" / "blobs").iterdir())) == 1
