@@ -15,8 +15,10 @@ files forever (until garbage collection), never half a commit. Readers take no l
 Writers serialise on `.lock` (several workers commit shards while the learner prunes) so that no
 commit is built on a stale parent and lost. After each commit the oldest manifests beyond
 `keep_revisions` and the blobs that no kept manifest references are removed; a pinned revision thus
-stays readable for at least `keep_revisions` later commits, and a file unchanged since the revision
-that wrote it stays readable at that revision for as long as it is unchanged.
+stays readable for at least `keep_revisions` later commits. So does, for as long as it names a file
+at head, the revision that last wrote that file: `Experiment.weights_revision()` names the commit
+that last wrote the weights however many commits (examples, a ladder) came after it, and Hugging
+Face keeps every revision.
 
 The revision id is the SHA-1 of the commit's content (parent, sequence number, time, message and
 changes): 40 hex digits like a git commit id, so logs and shard metadata look the same for both
@@ -77,7 +79,7 @@ class LocalHub:
         return self.download(repo, path, revision).read_bytes()
 
     def download(self, repo: Repo, path: str, revision: str | None = None) -> Path:
-        entry = self._entry(repo, check_path(path), revision)
+        entry = self._files(repo, revision).get(check_path(path))
         if entry is None:
             raise HubNotFoundError(f"{path} not found in {repo} at revision {revision or 'head'}")
         blob = self._dir(repo) / "blobs" / entry["blob"]
@@ -155,19 +157,6 @@ class LocalHub:
             raise HubError(f"{repo} revision {revision}: unknown manifest format")
         return data
 
-    def _entry(self, repo: Repo, path: str, revision: str | None) -> dict | None:
-        """The file at `revision`. A file still at head as `revision` wrote it is the same bytes,
-        so it stays readable there after that revision's manifest is collected: Hugging Face
-        keeps every revision, and `Experiment.weights_revision()` names the commit that last
-        wrote the weights however many commits (examples, ladder) came after it."""
-        try:
-            return self._files(repo, revision).get(path)
-        except HubNotFoundError:
-            current = None if revision is None else self._files(repo, None).get(path)
-            if current is None or current["revision"] != revision:
-                raise
-            return current
-
     def _files(self, repo: Repo, revision: str | None) -> dict[str, dict]:
         if revision is not None:
             return self._manifest(repo, revision)["files"]
@@ -217,7 +206,8 @@ class LocalHub:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _collect_garbage(self, repo: Repo, head: str) -> None:
-        """Keep the newest `keep_revisions` manifests along the parent chain and their blobs."""
+        """Keep the newest `keep_revisions` manifests along the parent chain, the revisions that
+        last wrote a file at head, and their blobs."""
         repo_dir = self._dir(repo)
         kept: list[dict] = []
         rev: str | None = head
@@ -227,8 +217,9 @@ class LocalHub:
             except HubNotFoundError:
                 break
             rev = kept[-1]["parent"]
-        if rev is None:
-            return  # the whole history fits: nothing to collect
+        if rev is None or not kept:
+            return  # the whole history fits (or head is unreadable): nothing to collect
+        kept += self._writers_of_head(repo, kept[0], {m["revision"] for m in kept})
         kept_revs = {m["revision"] for m in kept}
         live = {entry["blob"] for m in kept for entry in m["files"].values()}
         for manifest in (repo_dir / "revs").glob("*.json"):
@@ -240,6 +231,18 @@ class LocalHub:
         for tmp in (repo_dir / "blobs").glob(".blob.*.tmp"):
             # A leftover from a writer killed mid-copy (writers hold the lock, so none is live).
             tmp.unlink(missing_ok=True)
+
+    def _writers_of_head(self, repo: Repo, head: dict, kept: set[str]) -> list[dict]:
+        """The manifests of the older revisions that wrote a file still at head (one collected
+        by an earlier version of this class stays collected)."""
+        writers = {entry["revision"] for entry in head["files"].values()} - kept
+        found = []
+        for rev in sorted(writers):
+            try:
+                found.append(self._manifest(repo, rev))
+            except HubNotFoundError:
+                continue
+        return found
 
 
 def _chunks(data: Content) -> Iterator[bytes]:

@@ -100,20 +100,25 @@ def test_revision_ids_chain_and_old_revisions_are_collected(tmp_path: Path) -> N
     assert len(blobs) == 3 * 3  # three kept revisions, three distinct files each
 
 
-def test_a_file_unchanged_since_a_collected_revision_stays_readable_there(tmp_path: Path):
+def test_the_revision_that_wrote_a_file_at_head_stays_readable(tmp_path: Path) -> None:
     hub = LocalHub(tmp_path / "hub", keep_revisions=3)
-    written = hub.commit("weights", _trio(0))
-    for i in range(5):  # later commits of other files (a ladder, say) collect `written`
+    hub.commit("weights", _trio(0))
+    trio = _trio(1) | {"e-config.json": _trio(0)["e-config.json"]}  # the config unchanged
+    written = hub.commit("weights", trio)
+    for i in range(5):  # later commits of another file (a ladder, say)
         hub.commit("weights", {"e-ladder.json": str(i).encode()})
     assert hub.revision("weights", "e.pt") == written
-    assert hub.read("weights", "e.pt", written) == hub.read("weights", "e.pt")
+    for path in ("e.pt", "e-config.json", "e-state.json"):  # the whole trio, as it was
+        assert hub.read("weights", path, written) == hub.read("weights", path)
+    hub.commit("weights", _trio(2))
+    for i in range(3):
+        hub.commit("weights", {"e-ladder.json": f"x{i}".encode()})
     with pytest.raises(HubNotFoundError, match="garbage-collected"):
-        hub.read("weights", "e-ladder.json", written)  # not at head as `written` left it
-    hub.commit("weights", _trio(1))
-    for _ in range(3):
-        hub.commit("weights", {"e-ladder.json": b"x"})
-    with pytest.raises(HubNotFoundError, match="garbage-collected"):
-        hub.read("weights", "e.pt", written)  # changed since: the old bytes are gone
+        hub.read("weights", "e.pt", written)  # no file at head names it any more
+    blobs = list((hub.root / "weights" / "blobs").iterdir())
+    # The last three commits hold the trio v2 and ladders x0-x2; the trio's own commit, named
+    # by head, keeps its ladder (4) too.
+    assert len(blobs) == 3 + 3 + 1
 
 
 def test_identical_content_is_stored_once(local_hub: LocalHub) -> None:

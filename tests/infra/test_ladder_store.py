@@ -186,7 +186,10 @@ def test_rated_checkpoints_outlive_hub_revisions(setup: LadderSetup, tmp_path: P
     update_ladder(setup)
     for cycle in (3, 4, 5, 10):
         publish(exp, tmp_path, cycle)
-    with pytest.raises(HubNotFoundError):  # the seed's revision is garbage-collected on the hub
+    # The seed's commit still wrote the config at head, so collection keeps it; remove it as a
+    # hub that no longer serves that revision would.
+    (exp.hub.root / "weights" / "revs" / f"{seed_revision}.json").unlink()
+    with pytest.raises(HubNotFoundError):
         exp.pull_weights(seed_revision)
     _, report = update_ladder(setup)
     assert ("c0-greedy", "c10-greedy") in {(m.a, m.b) for m in report.played}  # from the cache
