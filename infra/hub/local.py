@@ -15,10 +15,10 @@ files forever (until garbage collection), never half a commit. Readers take no l
 Writers serialise on `.lock` (several workers commit shards while the learner prunes) so that no
 commit is built on a stale parent and lost. After each commit the oldest manifests beyond
 `keep_revisions` and the blobs that no kept manifest references are removed; a pinned revision thus
-stays readable for at least `keep_revisions` later commits. So does, for as long as it names a file
-at head, the revision that last wrote that file: `Experiment.weights_revision()` names the commit
-that last wrote the weights however many commits (examples, a ladder) came after it, and Hugging
-Face keeps every revision.
+stays readable for at least `keep_revisions` later commits. The revision that last wrote a file
+still at head stays readable too, as long as that file is unchanged: `Experiment.weights_revision()`
+names the commit that last wrote the weights however many commits (examples, a ladder) came after
+it, and Hugging Face keeps every revision.
 
 The revision id is the SHA-1 of the commit's content (parent, sequence number, time, message and
 changes): 40 hex digits like a git commit id, so logs and shard metadata look the same for both
