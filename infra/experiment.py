@@ -221,8 +221,9 @@ class Experiment:
         try:
             data = self.hub.read("weights", self.state_file, revision)
         except HubNotFoundError:
+            at = "" if revision is None else f" at revision {revision} (unknown or collected)"
             raise HubNotFoundError(
-                f"experiment {self.name} not found on {self.hub.description}"
+                f"experiment {self.name} not found on {self.hub.description}{at}"
             ) from None
         state = ExperimentState.from_json(data, f"{self.state_file}@{revision or 'head'}")
         if state.experiment != self.name:
