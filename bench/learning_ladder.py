@@ -83,8 +83,8 @@ def rate_run(run: Path, args: argparse.Namespace) -> Ladder:
     ladder, _ = take_checkpoint(setup, open_ladder(setup))  # the final weights, by revision
     for cycle, path in chosen_snapshots(run, args.checkpoints):
         ladder, _ = take_checkpoint_file(setup, ladder, path, cycle)
-    while games_missing(ladder, config):  # neighbours move as ratings settle
-        print(f"{games_missing(ladder, config)} games to play", flush=True)
+    while missing := games_missing(ladder, config):  # neighbours move as ratings settle
+        print(f"{missing} games to play", flush=True)
         ladder, _, skipped = play_missing(setup, ladder, progress=_progress)
         if skipped:
             raise SystemExit("; ".join(skipped))

@@ -176,9 +176,8 @@ def take_checkpoint(
 ) -> tuple[Ladder, list[LadderPlayer]]:
     """Add the checkpoint at `revision` (default: the latest weights) if its bucket is empty,
     and the MCTS rung of every checkpoint if `mcts_sims` asks for one; return the new players."""
-    before = {p.name for p in ladder.players}
-    ladder = with_rungs(_take_if_due(setup, ladder, revision), setup.config.mcts_sims)
-    return ladder, [p for p in ladder.players if p.name not in before]
+    taken = with_rungs(_take_if_due(setup, ladder, revision), setup.config.mcts_sims)
+    return taken, _added(ladder, taken)
 
 
 def _take_if_due(setup: LadderSetup, ladder: Ladder, revision: str | None) -> Ladder:
@@ -203,9 +202,13 @@ def take_checkpoint_file(
     only a machine whose cache holds its bytes can play it (others skip its matches)."""
     if not path.is_file():
         raise LadderError(f"checkpoint file {path} not found")
-    before = {p.name for p in ladder.players}
-    ladder = with_rungs(_add_checkpoint(setup, ladder, path, cycle, None), setup.config.mcts_sims)
-    return ladder, [p for p in ladder.players if p.name not in before]
+    taken = with_rungs(_add_checkpoint(setup, ladder, path, cycle, None), setup.config.mcts_sims)
+    return taken, _added(ladder, taken)
+
+
+def _added(before: Ladder, after: Ladder) -> list[LadderPlayer]:
+    known = {p.name for p in before.players}
+    return [p for p in after.players if p.name not in known]
 
 
 def _add_checkpoint(
