@@ -23,11 +23,17 @@ def synthetic_replay(selfplay: int, eval_aux: int, rng: np.random.Generator) -> 
 
 
 def make_trainer(
-    size: str, belief: bool, dropout: float, padded: bool, device: str | torch.device
+    size: str,
+    belief: bool,
+    dropout: float,
+    padded: bool,
+    device: str | torch.device,
+    belief_head_type: str = "constrained",
 ) -> Trainer:
     """zeb's step (packed forward, the learner's defaults) or, padded, the original's."""
     torch.manual_seed(0)
-    config = replace(preset_config(size, belief_head=belief), dropout=dropout)
+    config = preset_config(size, belief_head=belief, belief_head_type=belief_head_type)
+    config = replace(config, dropout=dropout)
     model = ZebModel.from_config(config)
     if padded:  # the original's step: padded forward, one chunk
         return Trainer(model, TrainConfig(length_buckets=1), device, forward=model.forward_padded)

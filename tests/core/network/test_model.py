@@ -116,6 +116,26 @@ def test_the_belief_correction_still_learns_once_its_units_are_dead(rng, readout
     assert (reach == 0) if readout == "mlp" else (reach > 1e-4)
 
 
+def test_the_belief_reads_its_queries_as_the_attention_module_would(rng):
+    """`BeliefQueries._attend` writes out `nn.MultiheadAttention`'s call (for speed) on the same
+    weights: values and gradients must be the module's, padding included."""
+    torch.manual_seed(0)
+    head = ZebModel.from_config(preset_config("small", True)).belief_queries.train()
+    x = torch.randn(5, 9, 64)
+    keep = torch.arange(9)[None, :] < torch.tensor([9, 1, 4, 7, 2])[:, None]
+    queries = torch.randn(5, 28, 64) + head.queries
+    outputs, grads = [], []
+    for attend in (head._attend, lambda q, k, m: head.attn(q, k, k, key_padding_mask=~m)[0]):
+        head.zero_grad()
+        out = attend(queries, x, keep)
+        (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+        outputs.append(out.detach())
+        grads.append({n: t.grad.clone() for n, t in head.attn.named_parameters()})
+    torch.testing.assert_close(outputs[0], outputs[1])
+    for name in grads[0]:
+        torch.testing.assert_close(grads[0][name], grads[1][name])
+
+
 def test_packed_forward_gradients_match_padded(rng):
     torch.manual_seed(0)
     config = ModelConfig(**{**preset_config("small", True).__dict__, "dropout": 0.0})
