@@ -158,7 +158,8 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     rates, cpus = measure(trainers, batches, args.rounds, args.budget_s)
     summary = summarize(rates, cpus, args, load_before)
-    extra = compare_heads(rates, batches, args) if args.heads else compare_forwards(rates)
+    rate = {name: statistics.median(r) for name, r in rates.items()}
+    extra = compare_heads(rate, batches, args) if args.heads else compare_forwards(rate)
     print(json.dumps(summary | extra))
 
 
@@ -200,8 +201,8 @@ def summarize(
     }
 
 
-def compare_forwards(rates: dict[str, list[float]]) -> dict[str, object]:
-    rate = {name: statistics.median(r) for name, r in rates.items()}
+def compare_forwards(rate: dict[str, float]) -> dict[str, object]:
+    """Median steps/s by variant -> packed over padded, with and without a belief head."""
     ratios = {h: rate[f"{h}-packed"] / rate[f"{h}-padded"] for h in ("plain", "belief")}
     print(f"  packed / padded: plain {ratios['plain']:.2f}x, belief {ratios['belief']:.2f}x")
     return {
@@ -213,10 +214,11 @@ def compare_forwards(rates: dict[str, list[float]]) -> dict[str, object]:
 
 
 def compare_heads(
-    rates: dict[str, list[float]], batches: list[TrainBatch], args: argparse.Namespace
+    rate: dict[str, float], batches: list[TrainBatch], args: argparse.Namespace
 ) -> dict[str, object]:
-    """What each head adds to a step over none (wall ms), and the prior's forward alone."""
-    step_ms = {name: 1000 / statistics.median(r) for name, r in rates.items()}
+    """Median steps/s by variant -> what each head adds to a step over none (wall ms), and the
+    prior's forward alone."""
+    step_ms = {name: 1000 / r for name, r in rate.items()}
     added = {kind: step_ms[kind] - step_ms["none"] for kind in BELIEF_HEAD_TYPES}
     prior = prior_ms(batches, args.rounds)
     print(
