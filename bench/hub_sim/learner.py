@@ -59,6 +59,7 @@ class SimLearner:
         self.replay = CountingReplay()
         self.rng = np.random.default_rng(0)
         self.ingestor = Ingestor(self.experiment, set(), {})
+        self.batch = run.args.learner_batch  # examples a step (hub_scale resolves the default)
         backlog = max(LEARN.replay_buffer_size // 2, LEARN.min_buffer) / run.args.payload_scale
         self.fetcher = Fetcher(
             self.experiment,
@@ -82,7 +83,8 @@ class SimLearner:
         self.stopped = False
 
     def start(self) -> None:
-        self.sim.add_actor(self.fetcher._thread)
+        for thread in self.fetcher._threads:  # shards and pruning; the live controls
+            self.sim.add_actor(thread)
         self.fetcher.start()
         self.sim.call_at(self.sim.now, self._step)
 
@@ -104,7 +106,7 @@ class SimLearner:
             self.training = False
             self.cycle += 1
             if now <= self.run.hours_s:
-                self.consumed += LEARN.training_steps_per_cycle * LEARN.batch_size
+                self.consumed += LEARN.training_steps_per_cycle * self.batch
                 self.cycles_in_hours += 1
             self.state = self.state.model_copy(
                 update={
