@@ -8,7 +8,7 @@ it stops (so evaluation never takes the training's cores): greedy against random
 fixed deals each; the final weights also against the heuristic, the initial weights and greedy
 zeb-e2839 (the original's best network, where `../shared/reference/` is at hand).
 
-    python bench/learning.py [--minutes 20] [--size small] [--workers 1] [--design zeb]
+    python bench/learning.py [--minutes 20] [--size small] [--belief] [--workers 1] [--design zeb]
         [--compare-original] [--worker sims=32] [--learner lr=1e-3] [--points 8]
         [--stage1-after 10 [--stage1 eval_aux_batch_fraction=0.1] [--stage1-workers 1]]
 
@@ -46,7 +46,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=20.0, help="training wall time per run")
     parser.add_argument("--size", default="small", help="model preset (small, medium, large)")
-    parser.add_argument("--belief", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--belief",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="give the model a belief head (off, as in `zeb create`: at 20 minutes the head's "
+        "cost in learner steps lost strength; README, 'Whether the head pays')",
+    )
     parser.add_argument("--workers", type=int, default=1, help="self-play worker processes")
     parser.add_argument("--design", choices=sorted(DESIGNS), default="zeb")
     parser.add_argument("--compare-original", action="store_true", help="also run the original")

@@ -64,6 +64,8 @@ def demo_command(
 
     prepare_prefect(console)
     started = time.monotonic()
+    # The head shows its losses here; over 20 minutes it costs strength per minute (README,
+    # "Whether the head pays"), which is why `zeb create` leaves it out by default.
     created = create_experiment(exp=exp, size="small", belief_head=True, seed=0)
     console.print(created["message"], highlight=False)
     initial = evaluate_weights(plan.initial_weights(), eval_games, console, "initial weights")
