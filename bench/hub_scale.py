@@ -85,6 +85,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hub_sim.clock import _ignore_cancelled_threads  # noqa: E402
 from hub_sim.common import (  # noqa: E402
     EXAMPLES_PER_GAME,
+    EXP,
     LEARN,
     PLAY,
     _no_tqdm_monitor,
@@ -95,7 +96,7 @@ from hub_sim.mode import ModeRun  # noqa: E402
 
 from bench._common import report  # noqa: E402
 from infra.hub.limits import HF_QUOTAS, hf_weights_check_s  # noqa: E402
-from infra.learner.options import default_batch_size  # noqa: E402
+from infra.learner.options import LearnerOptions  # noqa: E402
 from infra.worker import DEFAULT_UPLOAD_INTERVAL_S  # noqa: E402
 
 
@@ -143,7 +144,7 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    args.learner_batch = LEARN.batch_size or default_batch_size(args.learner_device)
+    args.learner_batch = LearnerOptions.of(EXP, LEARN).on_device(args.learner_device).batch
     if args.weights_check_s is None:
         args.weights_check_s = hf_weights_check_s(args.workers)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
