@@ -1,9 +1,10 @@
-"""Shared bits of the benchmarks: thread setup and the closing JSON line."""
+"""Shared bits of the benchmarks: thread setup, stopping, and the closing JSON line."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,17 @@ def set_threads(threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
+
+
+def stop_like_ctrl_c_on_sigterm() -> None:
+    """Let `kill` or `timeout` stop a benchmark as Ctrl-C does: its `finally` blocks then stop
+    the learner and worker processes it started. Python's default SIGTERM ends the process at
+    once, and those children would go on eating the cores (main thread only)."""
+
+    def _exit(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _exit)
 
 
 def rate(fn: Callable[[], int], min_seconds: float) -> float:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import report  # noqa: E402
+from bench._common import report, stop_like_ctrl_c_on_sigterm  # noqa: E402
 from bench.learning_run import (  # noqa: E402
     DESIGNS,
     RunSettings,
@@ -43,7 +43,7 @@ from bench.learning_run import (  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--minutes", type=float, default=20.0, help="training wall time per run")
     parser.add_argument("--size", default="small", help="model preset (small, medium, large)")
     parser.add_argument(
@@ -93,6 +93,7 @@ def main() -> None:
     if args.stage1_after is not None and not 0 <= args.stage1_after < args.minutes:
         parser.error("--stage1-after must be at least 0 and less than --minutes")
     runs = _runs(args)
+    stop_like_ctrl_c_on_sigterm()
     results = {}
     for name, settings in runs.items():
         print(f"== {settings.label}: {args.minutes:g} minutes from random weights", flush=True)
