@@ -19,8 +19,8 @@ sys.path.insert(0, {repo!r})
 from bench._common import stop_like_ctrl_c_on_sigterm
 stop_like_ctrl_c_on_sigterm()
 child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
-print(child.pid, flush=True)
-try:
+try:  # from here a SIGTERM must reach the `finally`
+    print(child.pid, flush=True)
     time.sleep(120)
 finally:
     child.terminate()
@@ -43,6 +43,7 @@ def test_sigterm_runs_the_finally_blocks_that_stop_the_children():
     finally:  # leave no process behind, whatever failed
         bench.kill()
         bench.wait()
+        bench.stdout.close()
         if _alive(child_pid):
             os.kill(child_pid, signal.SIGKILL)
 
