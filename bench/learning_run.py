@@ -23,7 +23,7 @@ from infra.fleet.local import LocalFleet
 from infra.fleet.memory import FleetPaths
 from infra.hub.local import LocalHub
 from infra.learner.options import LearnerOptions, LearnerSettings
-from infra.learner.supervisor import learner_command, stop_learner
+from infra.learner.supervisor import SUPERVISOR_ENV, learner_command, stop_learner
 from infra.settings import Settings
 from infra.worker.options import WorkerSettings
 from zeb_core.evaluation.arena import play_match
@@ -205,8 +205,11 @@ def _learn_with_snapshots(
     run: Run, options: LearnerOptions, experiment, home: Path, evalaux: LocalFleet
 ) -> None:
     log = (home / "learner.log").open("ab")
+    # As `supervise` does: the learner watches this process and stops itself if the bench dies
+    # without stopping it (SIGKILL), instead of training on.
+    env = {**os.environ, SUPERVISOR_ENV: str(os.getpid())}
     learner = subprocess.Popen(
-        learner_command(options), stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ)
+        learner_command(options), stdout=log, stderr=subprocess.STDOUT, env=env
     )
     started = time.monotonic()
     every_s = 60 * run.settings.minutes / run.settings.points
