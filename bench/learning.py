@@ -20,8 +20,12 @@ curves.
 `--stage1-after MINUTES` measures the seed's stage 1 as a lever: a run of stage 0 throughout, then
 a run from the same random weights that switches to stage 1 at that minute, as `learn/stage1` does
 (the stage's controls, `--stage1 KEY=VALUE` to change one, e.g. eval_aux_batch_fraction=0.1, and
-`--stage1-workers` eval-aux workers on the same cores); both curves side by side. The last line is
-one JSON object.
+`--stage1-workers` eval-aux workers on the same cores); both curves side by side, with what the
+E[Q] rows were (how many, their model lag, how often each was trained on).
+
+With two runs the second's final network also plays the first's, greedy, over
+`--head-to-head-games` (20,000) on shared deals with sides swapped. The last line is one JSON
+object.
 """
 
 from __future__ import annotations
@@ -36,7 +40,9 @@ from bench._common import report, stop_like_ctrl_c_on_sigterm  # noqa: E402
 from bench.learning_run import (  # noqa: E402
     DESIGNS,
     RunSettings,
+    discard,
     evaluate_run,
+    head_to_head,
     parse_assignments,
     run_pipeline,
 )
@@ -88,19 +94,36 @@ def main() -> None:
         help="a stage-1 control (infra/experiment_state.py Controls), over the stage's own",
     )
     parser.add_argument("--stage1-workers", type=int, default=1, help="eval-aux workers")
+    parser.add_argument(
+        "--head-to-head-games",
+        type=int,
+        default=20_000,
+        metavar="N",
+        help="with two runs, the second's final network plays the first's, greedy, over N games "
+        "on shared deals (sides swapped): the verdict 1000 games against random cannot give",
+    )
     parser.add_argument("--home", type=Path, default=None, help="keep the runs' files here")
     args = parser.parse_args()
     if args.stage1_after is not None and not 0 <= args.stage1_after < args.minutes:
         parser.error("--stage1-after must be at least 0 and less than --minutes")
-    runs = _runs(args)
+    if args.head_to_head_games < 2:
+        parser.error("--head-to-head-games must be at least 2")
     stop_like_ctrl_c_on_sigterm()
-    results = {}
-    for name, settings in runs.items():
-        print(f"== {settings.label}: {args.minutes:g} minutes from random weights", flush=True)
-        run = run_pipeline(settings, args.home)
-        results[name] = evaluate_run(run, args.games)
-        _print_curve(settings.label, results[name])
-    first, *others = results
+    runs, results = {}, {}
+    try:
+        for name, settings in _runs(args).items():
+            print(f"== {settings.label}: {args.minutes:g} minutes from random weights", flush=True)
+            runs[name] = run_pipeline(settings, args.home)
+            results[name] = evaluate_run(runs[name], args.games)
+            _print_curve(settings.label, results[name])
+        first, *others = results
+        for name in others:  # each later run's final network against the first's
+            games = args.head_to_head_games
+            print(f"== head to head: {name} vs {first}, {games} games", flush=True)
+            results[name]["head_to_head"] = head_to_head(runs[name], runs[first], games)
+    finally:
+        for run in runs.values():
+            discard(run)
     main_result = {**results[first], **{name: results[name] for name in others}}
     if others:
         _print_side_by_side(results)
@@ -168,6 +191,22 @@ def _print_side_by_side(results: dict) -> None:
         print(
             f"final {name}: vs random {run['final_win_rate_vs_random']:.1%}, vs heuristic "
             f"{run['final_win_rate_vs_heuristic']:.1%}"
+        )
+    duel = b_run.get("head_to_head")
+    if duel:
+        lo, hi = duel["ci95"]
+        print(
+            f"final {name_b} vs final {name_a}, greedy, {duel['games']} games: "
+            f"{duel['win_rate']:.1%} [{lo:.1%}, {hi:.1%}]"
+        )
+    aux = b_run.get("eval_aux")
+    if aux:
+        per_example = aux["rows_trained_per_example"] or 0.0
+        print(
+            f"eval-aux: {aux['examples_kept']} of {aux['examples_seen']} E[Q] examples kept "
+            f"(model lag {aux['lag_mean_cycles']:.1f} cycles on average, "
+            f"at most {aux['lag_max_cycles']}), each trained on {per_example:.1f} times "
+            f"(a self-play example {aux['selfplay_rows_trained_per_example'] or 0.0:.1f})"
         )
 
 
