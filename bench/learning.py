@@ -24,8 +24,9 @@ a run from the same random weights that switches to stage 1 at that minute, as `
 E[Q] rows were (how many, their model lag, how often each was trained on).
 
 With two runs the second's final network also plays the first's, greedy, over
-`--head-to-head-games` (20,000) on shared deals with sides swapped. The last line is one JSON
-object.
+`--head-to-head-games` (20,000) on shared deals with sides swapped; with stage 1, so do their
+snapshots at the switch, where both were still stage 0 (how far apart two runs drift on their
+own). The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -121,6 +122,11 @@ def main() -> None:
             games = args.head_to_head_games
             print(f"== head to head: {name} vs {first}, {games} games", flush=True)
             results[name]["head_to_head"] = head_to_head(runs[name], runs[first], games)
+            switch = runs[name].settings.stage1_after
+            if switch:  # and where it left stage 0: the spread of two runs before the switch
+                results[name]["head_to_head_at_switch"] = head_to_head(
+                    runs[name], runs[first], games, minute=switch
+                )
     finally:
         for run in runs.values():
             discard(run)
@@ -192,13 +198,15 @@ def _print_side_by_side(results: dict) -> None:
             f"final {name}: vs random {run['final_win_rate_vs_random']:.1%}, vs heuristic "
             f"{run['final_win_rate_vs_heuristic']:.1%}"
         )
-    duel = b_run.get("head_to_head")
-    if duel:
-        lo, hi = duel["ci95"]
-        print(
-            f"final {name_b} vs final {name_a}, greedy, {duel['games']} games: "
-            f"{duel['win_rate']:.1%} [{lo:.1%}, {hi:.1%}]"
-        )
+    for key, when in (("head_to_head_at_switch", "at the switch"), ("head_to_head", "final")):
+        duel = b_run.get(key)
+        if duel:
+            lo, hi = duel["ci95"]
+            print(
+                f"{when}: {name_b} vs {name_a} (minutes {duel['minutes'][0]:g}, "
+                f"{duel['minutes'][1]:g}), greedy, {duel['games']} games: "
+                f"{duel['win_rate']:.1%} [{lo:.1%}, {hi:.1%}]"
+            )
     aux = b_run.get("eval_aux")
     if aux:
         per_example = aux["rows_trained_per_example"] or 0.0

@@ -295,18 +295,28 @@ def discard(run: Run) -> None:
         shutil.rmtree(run.home, ignore_errors=True)
 
 
-def head_to_head(run: Run, other: Run, games: int) -> dict[str, Any]:
-    """`run`'s final network against `other`'s, both greedy, on shared deals with sides swapped:
-    at 20,000 games its interval is about ±0.7 points, where two curves 1000 games apart are not."""
-    mine = GreedyPlayer(_evaluator(run.snapshots[-1].path), name=run.settings.label)
-    theirs = GreedyPlayer(_evaluator(other.snapshots[-1].path), name=other.settings.label)
-    result = play_match(mine, theirs, games - games % 2, seed=EVAL_SEED)
+def head_to_head(run: Run, other: Run, games: int, minute: float | None = None) -> dict[str, Any]:
+    """`run`'s network against `other`'s, both greedy, on shared deals with sides swapped: at
+    20,000 games its interval is about ±0.7 points, where two curves 1000 games apart are not.
+    The final networks, or with `minute` the snapshots nearest it (where a stage-1 run left stage
+    0: how far apart the two runs already were before the switch)."""
+    mine, theirs = _snapshot_near(run, minute), _snapshot_near(other, minute)
+    a = GreedyPlayer(_evaluator(mine.path), name=run.settings.label)
+    b = GreedyPlayer(_evaluator(theirs.path), name=other.settings.label)
+    result = play_match(a, b, games - games % 2, seed=EVAL_SEED)
     return {
         "opponent": other.settings.label,
+        "minutes": [round(mine.minutes, 2), round(theirs.minutes, 2)],
         "games": games - games % 2,
         "win_rate": result.a_win_rate,
         "ci95": list(result.a_win_rate_ci95),
     }
+
+
+def _snapshot_near(run: Run, minute: float | None) -> Snapshot:
+    if minute is None:
+        return run.snapshots[-1]
+    return min(run.snapshots, key=lambda snap: abs(snap.minutes - minute))
 
 
 def eval_aux_summary(run: Run) -> dict[str, Any] | None:

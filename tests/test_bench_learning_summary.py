@@ -93,15 +93,24 @@ def test_no_history_no_summary(tmp_path):
 
 def test_head_to_head_plays_the_final_networks_on_shared_deals(tmp_path):
     """A network against its own copy on side-swapped deals: level, within the interval."""
-    paths = []
-    for name in ("a", "b"):
-        (tmp_path / name).mkdir()
-        paths.append(save_checkpoint(init_checkpoint("small", seed=3), tmp_path / name / "w.pt"))
-    a, b = _run(tmp_path / "a"), _run(tmp_path / "b")
-    a.snapshots.append(Snapshot(20.0, 10, 1000, 64, paths[0]))
-    b.snapshots.append(Snapshot(20.0, 10, 1000, 64, paths[1]))
+    a, b = _run_with_snapshots(tmp_path / "a"), _run_with_snapshots(tmp_path / "b")
     duel = head_to_head(b, a, games=41)  # odd: one game fewer, so every deal is played twice
     assert duel["games"] == 40
     assert duel["opponent"] == a.settings.label
+    assert duel["minutes"] == [20.0, 20.0]
     low, high = duel["ci95"]
     assert low <= 0.5 <= high and low <= duel["win_rate"] <= high
+
+
+def test_head_to_head_at_a_minute_takes_the_snapshots_nearest_it(tmp_path):
+    a, b = _run_with_snapshots(tmp_path / "a"), _run_with_snapshots(tmp_path / "b")
+    assert head_to_head(b, a, games=2, minute=11.0)["minutes"] == [10.0, 10.0]
+
+
+def _run_with_snapshots(home: Path) -> Run:
+    """A run with snapshots at minutes 10 and 20, the same weights."""
+    home.mkdir()
+    weights = save_checkpoint(init_checkpoint("small", seed=3), home / "w.pt")
+    run = _run(home)
+    run.snapshots += [Snapshot(10.0, 5, 500, 32, weights), Snapshot(20.0, 10, 1000, 64, weights)]
+    return run
