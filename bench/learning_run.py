@@ -328,10 +328,10 @@ def eval_aux_summary(run: Run) -> dict[str, Any] | None:
     batch = run.settings.learner.batch_size or default_batch_size(run.device.split(":")[0])
     trained, selfplay_trained, step = 0.0, 0.0, 0
     for row in rows:  # rows of a cycle: the steps since the last row, at that cycle's mix
-        mix = row.get("train/eval_aux_fraction", 0.0)
-        trained += (row["step"] - step) * mix * batch
-        selfplay_trained += (row["step"] - step) * (1 - mix) * batch
-        step = row["step"]
+        mix, steps = row.get("train/eval_aux_fraction", 0.0), row.get("step", step) - step
+        trained += steps * mix * batch
+        selfplay_trained += steps * (1 - mix) * batch
+        step += steps
     last = rows[-1]
     kept = int(last.get("eval_aux/kept", 0))
     selfplay_added = int(last.get("selfplay_added", 0))

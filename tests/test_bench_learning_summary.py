@@ -49,6 +49,7 @@ def test_rows_trained_follow_each_cycles_mix(tmp_path):
     _write_history(
         tmp_path,
         [
+            {"cycle": 0, "pid": 7},  # a row before any training: no step, no mix
             {"cycle": 1, "step": 100, "train/eval_aux_fraction": 0.0, "selfplay_added": 3200},
             {"cycle": 2, "step": 200, "train/eval_aux_fraction": 0.25, "selfplay_added": 6400},
             {
