@@ -301,9 +301,8 @@ def head_to_head(run: Run, other: Run, games: int, minute: float | None = None) 
     The final networks, or with `minute` the snapshots nearest it (where a stage-1 run left stage
     0: how far apart the two runs already were before the switch)."""
     mine, theirs = _snapshot_near(run, minute), _snapshot_near(other, minute)
-    a = GreedyPlayer(_evaluator(mine.path), name=run.settings.label)
-    b = GreedyPlayer(_evaluator(theirs.path), name=other.settings.label)
-    result = play_match(a, b, games - games % 2, seed=EVAL_SEED)
+    opponent = GreedyPlayer(_evaluator(theirs.path), name=other.settings.label)
+    result = _greedy_match(mine.path, opponent, games)
     return {
         "opponent": other.settings.label,
         "minutes": [round(mine.minutes, 2), round(theirs.minutes, 2)],
