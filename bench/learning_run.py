@@ -306,7 +306,7 @@ def head_to_head(run: Run, other: Run, games: int, minute: float | None = None) 
     return {
         "opponent": other.settings.label,
         "minutes": [round(mine.minutes, 2), round(theirs.minutes, 2)],
-        "games": games - games % 2,
+        "games": result.games,
         "win_rate": result.a_win_rate,
         "ci95": list(result.a_win_rate_ci95),
     }
